@@ -1,0 +1,56 @@
+"""Scaling-law fits over sweep tables: Pareto-front power laws and Chinchilla approaches 1-3.
+
+Reads the project's trial table (SQLite journal, CSV, Parquet, DataFrame or sweep directory)
+and never imports ``carbs`` or ``recipes``. CLI: ``python -m scaling report SRC``.
+"""
+
+from scaling.chinchilla import (
+    Approach3Fit,
+    ExponentFit,
+    chinchilla_data,
+    closed_form_allocation,
+    fit_approach1,
+    fit_approach2,
+    fit_approach3,
+    group_budgets,
+    isoflop_minima,
+)
+from scaling.frontier import group_resamples, pareto_front
+from scaling.io import find_table_file, from_epoch, is_epoch_table, load_table
+from scaling.parametric import default_grid
+from scaling.powerlaw import (
+    FitError,
+    PowerLawFit,
+    SaturatingFit,
+    extrapolation_decades,
+    fit_power_law,
+    fit_saturating,
+)
+from scaling.report import ReportConfig, run_report
+
+__all__ = [
+    "Approach3Fit",
+    "ExponentFit",
+    "FitError",
+    "PowerLawFit",
+    "ReportConfig",
+    "SaturatingFit",
+    "chinchilla_data",
+    "closed_form_allocation",
+    "default_grid",
+    "extrapolation_decades",
+    "find_table_file",
+    "fit_approach1",
+    "fit_approach2",
+    "fit_approach3",
+    "fit_power_law",
+    "fit_saturating",
+    "from_epoch",
+    "group_budgets",
+    "group_resamples",
+    "is_epoch_table",
+    "isoflop_minima",
+    "load_table",
+    "pareto_front",
+    "run_report",
+]

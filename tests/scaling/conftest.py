@@ -1,0 +1,54 @@
+"""Fixtures for the scaling tests: Epoch AI's Chinchilla table and synthetic sweep tables."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+EPOCH_CSV = (Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+             / "chinchilla_figure4_epoch.csv")
+
+# A planted Chinchilla law (the paper's rounded parameters).
+TRUE_LAW = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
+
+
+@pytest.fixture(scope="session")
+def epoch_csv() -> Path:
+    if not EPOCH_CSV.exists():
+        pytest.skip(f"Epoch Chinchilla data not found at {EPOCH_CSV} (the shared/ folder "
+                    f"next to the repository root)")
+    return EPOCH_CSV
+
+
+def planted_loss(n, d, law=TRUE_LAW):
+    return law["E"] + law["A"] / n ** law["alpha"] + law["B"] / d ** law["beta"]
+
+
+def isoflop_table(seed: int = 0, noise: float = 0.003, budgets=None, per_budget: int = 9,
+                  law=TRUE_LAW) -> pd.DataFrame:
+    """IsoFLOP runs: at each budget, model sizes spread evenly in log N around the optimum."""
+    rng = np.random.default_rng(seed)
+    budgets = np.logspace(18, 21, 7) if budgets is None else budgets
+    a = law["beta"] / (law["alpha"] + law["beta"])
+    g = (law["alpha"] * law["A"] / (law["beta"] * law["B"])) ** (1 / (law["alpha"] + law["beta"]))
+    rows = []
+    for c in budgets:
+        n_opt = g * (c / 6) ** a
+        for n in n_opt * np.logspace(-1, 1, per_budget):
+            d = c / (6 * n)
+            loss = planted_loss(n, d, law) * np.exp(noise * rng.standard_normal())
+            rows.append({"status": "ok", "output": loss, "cost": c, "metric.params": n,
+                         "metric.tokens": d, "metric.flops": c})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="session")
+def make_isoflop_table():
+    """The :func:`isoflop_table` factory (fixtures avoid importing test helper modules)."""
+    return isoflop_table
+
+
+@pytest.fixture(scope="session")
+def true_law():
+    return dict(TRUE_LAW)
