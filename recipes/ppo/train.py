@@ -1,0 +1,202 @@
+"""``train(cfg) -> dict``: train one PPO agent per game, evaluate it, report the result dict.
+
+The result follows the recipe contract of ARCHITECTURE.md: ``output`` is the mean
+normalized score (on test levels by default; the sweep maximises it), ``cost`` is the training
+env steps of all games (or wall seconds, ``cost_metric``), plus ``metric.*`` entries. A diverging
+run (NaN loss) or a CUDA out-of-memory error returns a failure result instead of raising.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from recipes.common.result import failure_result, finite_or_fail
+from recipes.ppo.checkpoint import check_resumable, load_checkpoint, save_checkpoint
+from recipes.ppo.config import PPOConfig
+from recipes.ppo.envs import make_procgen
+from recipes.ppo.evaluate import evaluate_policy
+from recipes.ppo.policy import ImpalaAgent
+from recipes.ppo.ppo import PPO
+from recipes.ppo.score import normalized_score
+
+__all__ = ["resolve_device", "train"]
+
+logger = logging.getLogger(__name__)
+
+_DIAGNOSTICS = ("approx_kl", "clip_fraction", "explained_variance", "entropy", "policy_loss",
+                "value_loss")
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' -> CUDA if available else CPU; otherwise ``torch.device(name)``."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device={name!r} but CUDA is not available; use device=cpu or auto")
+    return torch.device(name)
+
+
+class _Progress:
+    """Env steps trained in this process, and the time spent training them."""
+
+    def __init__(self) -> None:
+        self.steps = 0  # trained in this process (for steps/s)
+        self.env_steps = 0  # trained in total, including resumed checkpoints
+        self.train_seconds = 0.0
+        self.prior_seconds = 0.0  # wall time of earlier, resumed runs (from checkpoints)
+        self.eval_steps = 0
+
+
+def _train_game(cfg: PPOConfig, game: str, device: torch.device, bar: tqdm,
+                progress: _Progress) -> dict[str, float]:
+    """Train and evaluate one agent on ``game``; returns its returns and diagnostics."""
+    torch.manual_seed(cfg.seed)
+    np.random.seed(cfg.seed)
+    envs = make_procgen(game, cfg.env.distribution_mode, cfg.num_envs, cfg.env.num_levels,
+                        cfg.env.start_level, seed=cfg.seed, num_threads=cfg.env_threads)
+    try:
+        agent = ImpalaAgent(envs.obs_shape, envs.num_actions, cfg.width_multiplier)
+        learner = PPO(agent, envs, cfg, device)
+        stats: dict[str, float] = {k: math.nan for k in _DIAGNOSTICS}
+        prior_seconds = 0.0
+        if cfg.checkpoint_dir and cfg.resume:
+            loaded = load_checkpoint(cfg.checkpoint_dir, game)
+            if loaded is not None:
+                state, meta = loaded
+                check_resumable(meta["config"], cfg)
+                learner.load_state_dict(state)
+                stats.update(meta.get("stats", {}))
+                prior_seconds = float(meta.get("wall_seconds", 0.0))
+                learner.global_step = min(learner.global_step, cfg.num_updates * cfg.batch_size)
+                bar.update(learner.global_step)
+                progress.env_steps += learner.global_step
+                logger.info("%s: resumed from step %d", game, learner.global_step)
+
+        def save() -> None:
+            meta = {"game": game, "global_step": learner.global_step, "update": learner.update,
+                    "wall_seconds": prior_seconds + game_seconds, "stats": stats,
+                    "config": cfg.to_dict()}
+            save_checkpoint(cfg.checkpoint_dir, game, learner.state_dict(), meta)
+
+        game_seconds = 0.0
+        while learner.update < cfg.num_updates:
+            start = time.perf_counter()
+            steps_before = learner.global_step
+            try:
+                stats = learner.iterate()
+            except FloatingPointError:  # count the steps collected before the divergence
+                progress.env_steps += learner.global_step - steps_before
+                raise
+            elapsed = time.perf_counter() - start
+            game_seconds += elapsed
+            progress.train_seconds += elapsed
+            progress.steps += cfg.batch_size
+            progress.env_steps += cfg.batch_size
+            bar.update(cfg.batch_size)
+            bar.set_postfix(game=game, kl=f"{stats['approx_kl']:.4f}",
+                            ev=f"{stats['explained_variance']:.2f}", refresh=False)
+            if cfg.checkpoint_dir and (learner.update % cfg.checkpoint_every == 0
+                                       or learner.update == cfg.num_updates):
+                save()
+        progress.prior_seconds += prior_seconds
+        rollout_returns = learner.episode_returns[-100:]
+    finally:
+        envs.close()
+
+    out = dict(stats)
+    out["env_steps"] = float(learner.update * cfg.batch_size)
+    out["return_rollout"] = float(np.mean(rollout_returns)) if rollout_returns else math.nan
+    for split, levels, start_level, seed in (
+        ("train", cfg.env.num_levels, cfg.env.start_level, cfg.seed + 10_000),
+        ("test", cfg.env.test_num_levels, cfg.env.test_start_level, cfg.seed + 20_000),
+    ):
+        eval_envs = make_procgen(game, cfg.env.distribution_mode, cfg.eval_num_envs, levels,
+                                 start_level, seed=seed, num_threads=cfg.env_threads)
+        try:
+            result = evaluate_policy(learner.agent, eval_envs, cfg.eval_episodes, device,
+                                     max_steps=cfg.eval_max_steps)
+        finally:
+            eval_envs.close()
+        progress.eval_steps += result.env_steps
+        out[f"return_{split}"] = result.mean_return
+        logger.info("%s: mean return on %s levels %.3f over %d episodes", game, split,
+                    result.mean_return, result.episodes)
+    return out
+
+
+def _as_config(cfg: PPOConfig | Mapping[str, Any] | Any) -> PPOConfig:
+    if isinstance(cfg, PPOConfig):
+        return cfg
+    return PPOConfig.from_dict(cfg)
+
+
+def train(cfg: PPOConfig | Mapping[str, Any] | Any) -> dict[str, Any]:
+    """Train PPO on every game of ``cfg.env.games`` and return the recipe's result dict.
+
+    Args:
+        cfg: a :class:`PPOConfig`, a plain dict or a Hydra ``DictConfig`` with its fields.
+
+    Returns:
+        ``{"output": mean normalized score, "cost": ..., "metric.env_steps": ...,
+        "metric.wall_seconds": ..., "metric.sps": ..., "metric.return_train.<game>": ...,
+        "metric.return_test.<game>": ..., "metric.approx_kl": ..., ...}``; a failure result
+        (``output`` NaN, ``error``) if the loss became non-finite or CUDA ran out of memory.
+
+    Raises:
+        ValueError: for an invalid config (the message names the field).
+    """
+    cfg = _as_config(cfg)
+    if cfg.torch_threads:
+        torch.set_num_threads(cfg.torch_threads)
+    device = resolve_device(cfg.device)
+    started = time.perf_counter()
+    progress = _Progress()
+    per_game: dict[str, dict[str, float]] = {}
+    total = cfg.num_updates * cfg.batch_size * len(cfg.env.games)
+    bar = tqdm(total=total, disable=not cfg.progress, unit="step", desc="ppo", dynamic_ncols=True)
+
+    def base_metrics() -> dict[str, float]:
+        wall = time.perf_counter() - started + progress.prior_seconds
+        return {"metric.env_steps": float(progress.env_steps), "metric.wall_seconds": wall,
+                "metric.sps": progress.steps / progress.train_seconds
+                if progress.train_seconds else math.nan,
+                "metric.eval_env_steps": float(progress.eval_steps)}
+
+    try:
+        for game in cfg.env.games:
+            per_game[game] = _train_game(cfg, game, device, bar, progress)
+    except (FloatingPointError, torch.cuda.OutOfMemoryError) as err:  # NaN/inf, CUDA OOM
+        bar.close()
+        metrics = base_metrics()
+        spent = metrics["metric.env_steps"] if cfg.cost_metric == "env_steps" else metrics[
+            "metric.wall_seconds"]
+        logger.error("run failed: %s", err)
+        return failure_result(f"{type(err).__name__}: {err}", cost=spent, **metrics)
+    bar.close()
+
+    mode = cfg.env.distribution_mode
+    metrics = base_metrics()
+    result: dict[str, Any] = {}
+    scores = {split: float(np.mean([normalized_score(g, per_game[g][f"return_{split}"], mode)
+                                    for g in cfg.env.games]))
+              for split in ("train", "test")}
+    result["output"] = scores[cfg.objective]
+    result["cost"] = (metrics["metric.env_steps"] if cfg.cost_metric == "env_steps"
+                      else metrics["metric.wall_seconds"])
+    result.update(metrics)
+    result["metric.score_train"] = scores["train"]
+    result["metric.score_test"] = scores["test"]
+    for key in _DIAGNOSTICS:
+        result[f"metric.{key}"] = float(np.mean([per_game[g][key] for g in cfg.env.games]))
+    for game in cfg.env.games:
+        for split in ("train", "test", "rollout"):
+            result[f"metric.return_{split}.{game}"] = per_game[game][f"return_{split}"]
+    logger.info("ppo result: output=%.4f cost=%.4g", result["output"], result["cost"])
+    return finite_or_fail(result)  # e.g. no evaluation episode finished -> a failed trial
