@@ -1,0 +1,126 @@
+"""Acquisition: numerically stable log expected improvement, search density, cost clamping.
+
+All functions are pure numpy. Outputs are in the output model's warped units (larger is better).
+The CARBS score of a candidate is::
+
+    log EI(mu, sigma; best + exploration_bias) + log search_density + log P(success)
+    (and -inf where the predicted cost exceeds max_suggestion_cost)
+
+where ``best`` is the Pareto model's value at the candidate's predicted cost, clamped from
+below by the value at a log-uniformly drawn high-cost threshold (high-cost clamping).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.special import erfcx, log_ndtr
+
+__all__ = [
+    "draw_high_cost_threshold",
+    "expected_improvement",
+    "log_expected_improvement",
+    "log_h",
+    "log_search_density",
+]
+
+_LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
+_SQRT_HALF_PI = math.sqrt(math.pi / 2)
+
+
+def _log1mexp(x: np.ndarray) -> np.ndarray:
+    """log(1 - exp(x)) for x <= 0, stable on both branches."""
+    x = np.minimum(x, 0.0)
+    with np.errstate(divide="ignore"):
+        return np.where(x > -math.log(2), np.log(-np.expm1(x)), np.log1p(-np.exp(x)))
+
+
+def log_h(z: np.ndarray) -> np.ndarray:
+    """log(phi(z) + z * Phi(z)), finite for every finite z.
+
+    Branches: z > -1 direct; -1e4 < z <= -1 via erfcx (log phi + log(1 - |z| sqrt(pi/2)
+    erfcx(|z|/sqrt 2))); z <= -1e4 the asymptotic series phi(z) (1/z^2 - 3/z^4 + 15/z^6).
+    |z| is clipped at 1e150 so the result stays finite (about -5e299 at the clip).
+    """
+    z = np.clip(np.asarray(z, dtype=np.float64), -1e150, 1e150)  # keeps z*z finite
+    out = np.empty_like(z)
+    big = z > -1.0
+    mid = (z <= -1.0) & (z > -1e4)
+    tiny = z <= -1e4
+    zb = z[big]
+    # phi(z) + z Phi(z) > 0 here; use exp(log) forms to stay finite at large z
+    phi = np.exp(-0.5 * zb * zb - _LOG_SQRT_2PI)
+    out[big] = np.log(phi + zb * np.exp(log_ndtr(zb)))
+    zm = -z[mid]
+    inner = np.log(zm) + np.log(erfcx(zm / math.sqrt(2))) + math.log(_SQRT_HALF_PI)
+    out[mid] = -0.5 * zm * zm - _LOG_SQRT_2PI + _log1mexp(inner)
+    zt = z[tiny]
+    inv2 = 1.0 / (zt * zt)
+    out[tiny] = -0.5 * zt * zt - _LOG_SQRT_2PI + np.log(inv2 * (1 - 3 * inv2 + 15 * inv2 * inv2))
+    return out
+
+
+def log_expected_improvement(
+    mu: np.ndarray, sigma: np.ndarray, best: np.ndarray | float, exploration_bias: float = 0.0
+) -> np.ndarray:
+    """log EI of maximising: E[max(f - (best + exploration_bias), 0)], f ~ N(mu, sigma^2).
+
+    ``sigma`` is floored at 1e-12 so a zero-variance point still gets a finite score.
+    """
+    mu = np.asarray(mu, dtype=np.float64)
+    sigma = np.maximum(np.asarray(sigma, dtype=np.float64), 1e-12)
+    z = (mu - (np.asarray(best, dtype=np.float64) + exploration_bias)) / sigma
+    z = np.clip(z, -1e150, 1e150)
+    return np.log(sigma) + log_h(z)
+
+
+def expected_improvement(
+    mu: np.ndarray, sigma: np.ndarray, best: np.ndarray | float, exploration_bias: float = 0.0
+) -> np.ndarray:
+    """EI (may underflow to 0 far below the incumbent; use the log form to rank)."""
+    return np.exp(log_expected_improvement(mu, sigma, best, exploration_bias))
+
+
+def log_search_density(
+    candidates: np.ndarray,
+    origins: np.ndarray,
+    radius: float,
+    numeric_cols: np.ndarray,
+    categorical_blocks: list[tuple[slice, float]],
+) -> np.ndarray:
+    """Largest, over the origins, of the log density of drawing each candidate from that origin.
+
+    Numeric columns: Normal(0, radius) per basic column. Categorical blocks: log(1 - p) when
+    the candidate keeps the origin's category, else log(p / (k - 1)).
+    """
+    cand = np.asarray(candidates, dtype=np.float64)
+    orig = np.asarray(origins, dtype=np.float64)
+    best = np.full(len(cand), -np.inf)
+    nd = len(numeric_cols)
+    const = -nd * (math.log(radius) + _LOG_SQRT_2PI)
+    cn = cand[:, numeric_cols]
+    cat_idx_c = [np.argmax(cand[:, sl], axis=1) for sl, _ in categorical_blocks]
+    for o in orig:
+        d = cn - o[numeric_cols]
+        ld = const - 0.5 * np.sum(d * d, axis=1) / (radius * radius)
+        for (sl, p), ci in zip(categorical_blocks, cat_idx_c):
+            k = sl.stop - sl.start
+            same = ci == int(np.argmax(o[sl]))
+            ld = ld + np.where(same, math.log(1 - p), math.log(p / (k - 1)))
+        best = np.maximum(best, ld)
+    return best
+
+
+def draw_high_cost_threshold(
+    rng: np.random.Generator, pareto_costs: np.ndarray, max_suggestion_cost: float | None
+) -> float:
+    """A cost drawn log-uniformly between the cheapest and the most expensive Pareto group,
+    capped at ``max_suggestion_cost``."""
+    costs = np.asarray(pareto_costs, dtype=np.float64)
+    lo, hi = float(np.min(costs)), float(np.max(costs))
+    if max_suggestion_cost is not None:
+        hi = min(hi, float(max_suggestion_cost))
+        lo = min(lo, hi)
+    u = rng.uniform()
+    return float(math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))))

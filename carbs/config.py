@@ -1,0 +1,121 @@
+"""CARBS configuration and the records it exchanges: Suggestion, Observation, ParetoGroup."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["CARBSConfig", "Observation", "ParetoGroup", "Suggestion"]
+
+
+@dataclass
+class CARBSConfig:
+    """Settings of a CARBS run (defaults are the reference's).
+
+    Attributes:
+        better_direction_sign: -1 to minimise ``output`` (a loss), +1 to maximise (a score).
+        seed: seeds the one numpy Generator and the one torch Generator behind all randomness.
+        num_random_samples: successful observations gathered around the centre before BO starts.
+        initial_search_radius: std of the Normal steps in basic space (candidates, start-up).
+        exploration_bias: EI improvement is measured against ``best + exploration_bias`` (warped
+            output units).
+        num_candidates_for_suggestion_per_dim: candidates per basic dimension per suggestion.
+        resample_frequency: every this many observations, resample the least-sampled Pareto
+            group (0 disables).
+        max_suggestion_cost: soft cost ceiling through the cost model (None: no ceiling).
+        min_pareto_cost_fraction: groups at or below this cost quantile collapse into one.
+        is_pareto_group_selection_conservative: conservative Pareto rule (see ``carbs.pareto``).
+        is_high_cost_clamping_on: clamp ``best`` at a log-uniform high-cost threshold.
+        outstanding_suggestion_estimator: "thompson" (sample) or "mean" (kriging believer).
+        device: "auto" (cuda when available), "cpu", "cuda", ...
+        max_fit_points: GP hyperparameters are fitted on at most this many points (a stable
+            random subsample); the posterior always conditions on all points.
+        fit_max_iter: L-BFGS iterations per GP fit (warm-started).
+        num_threads: torch threads used inside suggest() (set for the call, restored after;
+            torch's setting is process-wide). None leaves torch's setting alone. On small
+            machines shared with other busy processes, 1 avoids oversubscription (measured
+            6x faster than 2 threads on a loaded 2-core machine).
+    """
+
+    better_direction_sign: int
+    seed: int = 0
+    num_random_samples: int = 4
+    initial_search_radius: float = 0.3
+    exploration_bias: float = 1.0
+    num_candidates_for_suggestion_per_dim: int = 100
+    resample_frequency: int = 5
+    max_suggestion_cost: float | None = None
+    min_pareto_cost_fraction: float = 0.2
+    is_pareto_group_selection_conservative: bool = True
+    is_high_cost_clamping_on: bool = True
+    outstanding_suggestion_estimator: str = "thompson"
+    device: str = "auto"
+    max_fit_points: int = 300
+    fit_max_iter: int = 50
+    num_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.better_direction_sign not in (-1, 1):
+            raise ValueError(
+                "better_direction_sign must be -1 (minimise output) or +1 (maximise), got "
+                f"{self.better_direction_sign!r}"
+            )
+        if not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
+        if self.num_random_samples < 1:
+            raise ValueError("num_random_samples must be >= 1")
+        if not (math.isfinite(self.initial_search_radius) and self.initial_search_radius > 0):
+            raise ValueError("initial_search_radius must be a positive finite number")
+        if not math.isfinite(self.exploration_bias):
+            raise ValueError("exploration_bias must be finite")
+        if self.num_candidates_for_suggestion_per_dim < 1:
+            raise ValueError("num_candidates_for_suggestion_per_dim must be >= 1")
+        if self.resample_frequency < 0:
+            raise ValueError("resample_frequency must be >= 0 (0 disables resampling)")
+        if self.max_suggestion_cost is not None and not self.max_suggestion_cost > 0:
+            raise ValueError("max_suggestion_cost must be > 0 or None")
+        if not 0.0 <= self.min_pareto_cost_fraction < 1.0:
+            raise ValueError("min_pareto_cost_fraction must be in [0, 1)")
+        if self.outstanding_suggestion_estimator not in ("thompson", "mean"):
+            raise ValueError(
+                "outstanding_suggestion_estimator must be 'thompson' or 'mean', got "
+                f"{self.outstanding_suggestion_estimator!r}"
+            )
+        if self.max_fit_points < 10:
+            raise ValueError("max_fit_points must be >= 10")
+        if self.fit_max_iter < 1:
+            raise ValueError("fit_max_iter must be >= 1")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ValueError("num_threads must be >= 1 or None")
+
+
+@dataclass
+class Suggestion:
+    """A configuration to run. ``predictions`` holds the model's view of it (JSON-safe):
+    predicted output/cost, P(success), acquisition value, and ``kind`` (random / bo / resample)."""
+
+    suggestion_id: str
+    config: dict[str, Any]
+    predictions: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Observation:
+    """A finished run. ``output`` may be NaN for failures."""
+
+    config: dict[str, Any]
+    output: float
+    cost: float
+    is_failure: bool = False
+    suggestion_id: str | None = None
+
+
+@dataclass
+class ParetoGroup:
+    """A group of identical configurations on the Pareto front (output/cost are means)."""
+
+    config: dict[str, Any]
+    output: float
+    cost: float
+    n_samples: int

@@ -1,0 +1,238 @@
+"""CARBS behaviour: beats random search, batches, failures, errors, threads."""
+
+import math
+import threading
+
+import numpy as np
+import pytest
+
+from carbs import CARBS, CARBSConfig, LinearSpace, Param, Suggestion
+
+FAST = {"num_candidates_for_suggestion_per_dim": 30, "fit_max_iter": 25}
+
+
+def _carbs_best(params, seed: int, budget: float, cost_aware_4d) -> float:
+    opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=seed, **FAST), params)
+    spent, best = 0.0, math.inf
+    while True:
+        s = opt.suggest()
+        y, c = cost_aware_4d(s.config)
+        if spent + c > budget:
+            return best
+        spent += c
+        best = min(best, y)
+        opt.observe(s, y, c)
+
+
+def _random_best(seed: int, budget: float, cost_aware_4d) -> float:
+    rng = np.random.default_rng(10_000 + seed)
+    spent, best = 0.0, math.inf
+    while True:
+        cfg = {"a": rng.uniform(-2, 2), "b": rng.uniform(-2, 2), "c": rng.uniform(-2, 2),
+               "size": 10 ** rng.uniform(0, 3)}
+        y, c = cost_aware_4d(cfg)
+        if spent + c > budget:
+            return best
+        spent += c
+        best = min(best, y)
+
+
+def test_beats_random_search_at_equal_cost(params_4d, cost_aware):
+    budget = 250.0
+    ours = [_carbs_best(params_4d, s, budget, cost_aware) for s in range(3)]
+    rand = [_random_best(s, budget, cost_aware) for s in range(3)]
+    assert np.median(ours) < np.median(rand), (ours, rand)
+
+
+def _warm(opt, n, fn):
+    for _ in range(n):
+        s = opt.suggest()
+        y, c = fn(s.config)
+        opt.observe(s, y, c)
+
+
+@pytest.mark.parametrize("estimator", ["thompson", "mean"])
+def test_suggest_batch_is_distinct(mixed_params, estimator, mixed_obj):
+    cfg = CARBSConfig(better_direction_sign=-1, seed=1, resample_frequency=0,
+                      outstanding_suggestion_estimator=estimator, **FAST)
+    opt = CARBS(cfg, mixed_params)
+    _warm(opt, 8, mixed_obj)
+    batch = opt.suggest(4)
+    assert len(batch) == 4 and all(isinstance(s, Suggestion) for s in batch)
+    configs = {tuple(sorted(s.config.items())) for s in batch}
+    assert len(configs) == 4
+    assert len({s.suggestion_id for s in batch}) == 4
+    assert all(s.predictions["kind"] == "bo" for s in batch)
+    for key in ("output", "cost", "p_success", "acquisition"):
+        assert all(math.isfinite(s.predictions[key]) for s in batch)
+    assert len(opt.outstanding) == 4
+    opt.forget(batch[0].suggestion_id)
+    assert len(opt.outstanding) == 3
+    df = opt.to_dataframe()
+    assert (df.status == "running").sum() == 3 and (df.status == "ok").sum() == 8
+    assert {"trial_id", "output", "cost", "param.lr", "param.act", "suggestion"} <= set(df.columns)
+
+
+def test_startup_samples_are_random_then_bo(mixed_params, mixed_obj):
+    opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=0, **FAST), mixed_params)
+    kinds = []
+    for _ in range(6):
+        s = opt.suggest()
+        kinds.append(s.predictions["kind"])
+        y, c = mixed_obj(s.config)
+        opt.observe(s, y, c)  # validates every value against its space
+    assert kinds[:4] == ["random"] * 4 and kinds[4] == "bo"
+
+
+def test_resampling_repeats_a_pareto_group(params_4d, cost_aware):
+    opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=0, resample_frequency=3, **FAST),
+                params_4d)
+    kinds = []
+    for _ in range(9):
+        s = opt.suggest()
+        kinds.append(s.predictions["kind"])
+        if s.predictions["kind"] == "resample":
+            front = [g.config for g in opt.pareto_front()]
+            assert s.config in front
+        y, c = cost_aware(s.config)
+        opt.observe(s, y, c)
+    assert "resample" in kinds
+
+
+def test_failing_region_is_avoided():
+    """Every run with a > 0.3 fails; the optimum (a = 0.1) lies just outside that region."""
+    params = [Param("a", LinearSpace(min=-2, max=2), 0.0), Param("b", LinearSpace(min=-2, max=2), 0.0)]
+    opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=3, resample_frequency=0, **FAST),
+                params)
+    failures, p_succ = [], []
+    for _ in range(30):
+        s = opt.suggest()
+        a, b = s.config["a"], s.config["b"]
+        failed = a > 0.3
+        failures.append(failed)
+        if "p_success" in s.predictions:
+            p_succ.append(s.predictions["p_success"])
+        opt.observe(s, float("nan") if failed else (a - 0.1) ** 2 + b**2, 1.0 + abs(b))
+    assert sum(failures) >= 1  # the region was found
+    assert np.mean(failures[-12:]) <= 0.25, failures
+    assert min(p_succ) < 1.0  # the success model was used
+    p_in, p_out = opt.surrogates.success.predict(np.array([[0.7, 0.0], [-0.1, 0.0]]))
+    assert p_in < 0.5 < p_out
+    assert sum(o.is_failure for o in opt.observations) == sum(failures)
+
+
+def test_nan_and_explicit_failures_are_recorded(params_4d):
+    opt = CARBS(CARBSConfig(better_direction_sign=-1), params_4d)
+    s = opt.suggest()
+    opt.observe(s, float("inf"), 2.0)
+    s = opt.suggest()
+    opt.observe(s, 0.0, 2.0, is_failure=True)
+    assert [o.is_failure for o in opt.observations] == [True, True]
+    assert list(opt.to_dataframe().status) == ["failed", "failed"]
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"output": 1.0, "cost": 0.0}, "cost"),
+        ({"output": 1.0, "cost": -2.0}, "cost"),
+        ({"output": 1.0, "cost": float("nan")}, "cost"),
+        ({"output": "bad", "cost": 1.0}, "output"),
+    ],
+)
+def test_observe_rejects_bad_numbers(params_4d, kwargs, match):
+    opt = CARBS(CARBSConfig(better_direction_sign=-1), params_4d)
+    s = opt.suggest()
+    with pytest.raises(ValueError, match=match):
+        opt.observe(s, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "config, match",
+    [
+        ({"a": 0.0, "b": 0.0, "c": 0.0, "size": 10.0, "zzz": 1.0}, "zzz"),
+        ({"a": 0.0, "b": 0.0, "size": 10.0}, "missing.*'c'"),
+        ({"a": 5.0, "b": 0.0, "c": 0.0, "size": 10.0}, "'a'.*out of bounds"),
+        ({"a": 0.0, "b": 0.0, "c": 0.0, "size": 0.5}, "'size'.*out of bounds"),
+        ({"a": "x", "b": 0.0, "c": 0.0, "size": 10.0}, "'a'.*number"),
+    ],
+)
+def test_observe_rejects_bad_configs(params_4d, config, match):
+    opt = CARBS(CARBSConfig(better_direction_sign=-1), params_4d)
+    with pytest.raises(ValueError, match=match):
+        opt.observe(config, output=1.0, cost=1.0)
+
+
+def test_categorical_value_errors(mixed_params):
+    opt = CARBS(CARBSConfig(better_direction_sign=-1), mixed_params)
+    cfg = dict(opt.suggest().config, act="tanh")
+    with pytest.raises(ValueError, match="'act'.*choices"):
+        opt.observe(cfg, 1.0, 1.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"better_direction_sign": 0}, "better_direction_sign"),
+        ({"better_direction_sign": -1, "outstanding_suggestion_estimator": "x"},
+         "outstanding_suggestion_estimator"),
+        ({"better_direction_sign": -1, "initial_search_radius": 0.0}, "initial_search_radius"),
+        ({"better_direction_sign": -1, "resample_frequency": -1}, "resample_frequency"),
+        ({"better_direction_sign": -1, "max_suggestion_cost": 0.0}, "max_suggestion_cost"),
+        ({"better_direction_sign": -1, "min_pareto_cost_fraction": 1.0}, "min_pareto_cost_fraction"),
+    ],
+)
+def test_bad_config_fields(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        CARBSConfig(**kwargs)
+
+
+def test_forget_and_suggest_n_errors(params_4d):
+    opt = CARBS(CARBSConfig(better_direction_sign=-1), params_4d)
+    with pytest.raises(ValueError, match="suggestion_id"):
+        opt.forget("nope")
+    with pytest.raises(ValueError, match="n must be"):
+        opt.suggest(0)
+
+
+def test_max_suggestion_cost_is_respected(params_4d, cost_aware):
+    opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=0, max_suggestion_cost=12.0,
+                            resample_frequency=0, **FAST), params_4d)
+    _warm(opt, 10, cost_aware)
+    preds = [opt.suggest().predictions for _ in range(3)]
+    assert all(p["cost"] <= 12.0 for p in preds)
+
+
+def test_thread_safety_smoke(params_4d, cost_aware):
+    opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=0, **FAST), params_4d)
+    errors: list[BaseException] = []
+
+    def worker():
+        try:
+            for _ in range(4):
+                s = opt.suggest()
+                y, c = cost_aware(s.config)
+                opt.observe(s, y, c)
+        except BaseException as e:  # noqa: BLE001 - surfaced by the assert below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    obs = opt.observations
+    assert len(obs) == 16 and len({o.suggestion_id for o in obs}) == 16
+    assert opt.outstanding == []
+
+
+def test_num_threads_is_scoped_to_suggest(params_4d):
+    import torch
+
+    before = torch.get_num_threads()
+    opt = CARBS(CARBSConfig(better_direction_sign=-1, num_threads=1), params_4d)
+    opt.suggest()
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="num_threads"):
+        CARBSConfig(better_direction_sign=-1, num_threads=0)

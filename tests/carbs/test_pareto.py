@@ -1,0 +1,58 @@
+"""Resample grouping and the Pareto front (plain and conservative), with a worked example."""
+
+import numpy as np
+
+from carbs.pareto import group_resamples, pareto_group_indices
+
+# Worked example (signed outputs: larger is better). Groups by input x:
+#   A x=0 cost 1    outputs [1.0]          single, best of the cheap ones
+#   B x=1 cost 1.1  outputs [0.8, 0.9]     resampled (mean 0.85, max 0.9)
+#   C x=2 cost 5    outputs [2.0]
+#   D x=3 cost 10   outputs [3.0, 1.4]     resampled (mean 2.2, max 3.0)
+#   E x=4 cost 20   outputs [2.5]
+#   F x=5 cost 30   outputs [3.5]
+# The 0.2 cost quantile of the group costs is 1.1, so A and B are the cheap groups.
+# Plain: cheap -> A (best mean); C 2.0 > 1.0; D 2.2 > 2.0; E 2.5 > 2.2; F 3.5 > 2.5.
+# Conservative: cheap -> B (resampled groups preferred); C 2.0 > max(B)=0.9; D mean 2.2 > 2.0
+# (resampled: compared by mean); E single 2.5 must beat max(D)=3.0 -> rejected; F 3.5 > 3.0.
+X = np.array([[0], [1], [1], [2], [3], [3], [4], [5]], dtype=float)
+Y = np.array([1.0, 0.8, 0.9, 2.0, 3.0, 1.4, 2.5, 3.5])
+C = np.array([1.0, 1.1, 1.1, 5.0, 10.0, 10.0, 20.0, 30.0])
+
+
+def test_grouping_of_resamples():
+    g = group_resamples(X, Y, C)
+    assert len(g) == 6
+    assert g.count.tolist() == [1, 2, 1, 2, 1, 1]
+    assert np.allclose(g.mean_output, [1.0, 0.85, 2.0, 2.2, 2.5, 3.5])
+    assert np.allclose(g.max_output, [1.0, 0.9, 2.0, 3.0, 2.5, 3.5])
+    assert g.members(3).tolist() == [4, 5]
+
+
+def test_plain_front_worked_example():
+    g = group_resamples(X, Y, C)
+    assert pareto_group_indices(g, 0.2, conservative=False).tolist() == [0, 2, 3, 4, 5]
+
+
+def test_conservative_front_worked_example():
+    g = group_resamples(X, Y, C)
+    assert pareto_group_indices(g, 0.2, conservative=True).tolist() == [1, 2, 3, 5]
+
+
+def test_front_is_monotone_on_random_data():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 30, size=(200, 2)).astype(float)
+    c = np.exp(x[:, 0] / 10 + x[:, 1] / 1000)  # distinct costs per group
+    y = np.log(c) + rng.normal(0, 0.5, size=200)
+    for cons in (False, True):
+        g = group_resamples(x, y, c)
+        f = pareto_group_indices(g, 0.2, conservative=cons)
+        assert np.all(np.diff(g.mean_cost[f]) > 0)
+        assert np.all(np.diff(g.mean_output[f]) > 0)
+
+
+def test_empty_and_single():
+    g = group_resamples(np.zeros((0, 2)), np.zeros(0), np.zeros(0))
+    assert pareto_group_indices(g).tolist() == []
+    g = group_resamples(np.zeros((1, 2)), np.ones(1), np.ones(1))
+    assert pareto_group_indices(g).tolist() == [0]
