@@ -1,0 +1,67 @@
+"""Composer callbacks of the recipe: divergence detection and a per-step loss record."""
+from __future__ import annotations
+
+import math
+
+import torch
+from composer.core import Callback, State
+from composer.loggers import Logger
+from composer.utils import dist
+
+__all__ = ["DivergenceDetector", "DivergenceError", "LossHistory", "StreamEpoch"]
+
+
+class DivergenceError(RuntimeError):
+    """Raised inside training when the loss is NaN/inf (or above a configured ceiling)."""
+
+
+def _loss_value(state: State) -> float:
+    loss = state.loss
+    if isinstance(loss, dict):
+        loss = sum(loss.values())
+    if isinstance(loss, (list, tuple)):
+        loss = sum(loss)
+    return float(loss.detach().float()) if isinstance(loss, torch.Tensor) else float(loss)
+
+
+class DivergenceDetector(Callback):
+    """Ends training with :class:`DivergenceError` as soon as the training loss is not finite
+    (or exceeds ``max_loss``). Checked every ``every`` batches (1 = every batch). With several
+    processes the verdict is all-reduced, so every rank stops at the same batch (no rank is left
+    waiting in a collective)."""
+
+    def __init__(self, max_loss: float | None = None, every: int = 1):
+        self.max_loss, self.every = max_loss, max(1, every)
+
+    def batch_end(self, state: State, logger: Logger) -> None:
+        step = int(state.timestamp.batch)
+        if step % self.every:
+            return
+        loss = _loss_value(state)
+        bad = not math.isfinite(loss) or (self.max_loss is not None and loss > self.max_loss)
+        if dist.get_world_size() > 1:
+            flag = state.device.tensor_to_device(torch.tensor([float(bad)]))
+            dist.all_reduce(flag, reduce_operation="MAX")
+            bad = bool(flag.item() > 0)
+        if bad:
+            raise DivergenceError(f"training diverged at batch {step}: loss={loss}")
+
+
+class LossHistory(Callback):
+    """Records ``(batch, training loss)`` after every batch in :attr:`losses`."""
+
+    def __init__(self) -> None:
+        self.losses: list[tuple[int, float]] = []
+
+    def batch_end(self, state: State, logger: Logger) -> None:
+        self.losses.append((int(state.timestamp.batch), _loss_value(state)))
+
+
+class StreamEpoch(Callback):
+    """Tells a streaming dataset which epoch starts (so it reshuffles); Composer itself only
+    calls ``set_epoch`` on distributed samplers."""
+
+    def epoch_start(self, state: State, logger: Logger) -> None:
+        dataset = getattr(state.dataloader, "dataset", None)
+        if hasattr(dataset, "set_epoch"):
+            dataset.set_epoch(int(state.timestamp.epoch))

