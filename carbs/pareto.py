@@ -10,7 +10,13 @@ The front, as CARBS defines it:
 2. Every group whose cost is at or below the ``min_pareto_cost_fraction`` quantile of the group
    costs collapses into its single best group (cheap runs are noisy). In the *conservative*
    variant, resampled groups (more than one sample) are preferred among these cheapest groups
-   whenever any exist.
+   whenever any exist, as in the reference, with one fix: a single-sample cheap group still
+   displaces the best resampled one when it beats that group's *best* single output (the same
+   bar step 3 sets). Without it, when all costs are equal (a cost-free problem) or the cheap
+   end is crowded, the first resampled group stayed the whole cheap end of the front for the rest
+   of the sweep, however much better the later single runs were (found by benchmarks/tuners).
+   The displacing group is then the front group with fewest samples, so resampling confirms or
+   rejects it next.
 3. The remaining groups, in order of increasing cost, join the front only when they beat the
    previous front group: plain, the group's mean must exceed the previous front group's mean;
    conservative, a single-sample group must exceed the *maximum* single output of the previous
@@ -90,7 +96,10 @@ def pareto_group_indices(
     if conservative:
         resampled = cheap[groups.count[cheap] > 1]
         if len(resampled):
-            cheap = resampled
+            anchor = resampled[np.lexsort((costs[resampled], -groups.mean_output[resampled]))[0]]
+            bar = max(groups.max_output[anchor], groups.mean_output[anchor])
+            singles = cheap[groups.count[cheap] == 1]
+            cheap = np.concatenate([[anchor], singles[groups.mean_output[singles] > bar]])
     # best of the cheap groups (ties: the cheaper one)
     order = np.lexsort((costs[cheap], -groups.mean_output[cheap]))
     front = [int(cheap[order[0]])]

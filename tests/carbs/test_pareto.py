@@ -5,18 +5,19 @@ import numpy as np
 from carbs.pareto import group_resamples, pareto_group_indices
 
 # Worked example (signed outputs: larger is better). Groups by input x:
-#   A x=0 cost 1    outputs [1.0]          single, best of the cheap ones
+#   A x=0 cost 1    outputs [0.87]         single, best cheap mean, but not above max(B)
 #   B x=1 cost 1.1  outputs [0.8, 0.9]     resampled (mean 0.85, max 0.9)
 #   C x=2 cost 5    outputs [2.0]
 #   D x=3 cost 10   outputs [3.0, 1.4]     resampled (mean 2.2, max 3.0)
 #   E x=4 cost 20   outputs [2.5]
 #   F x=5 cost 30   outputs [3.5]
 # The 0.2 cost quantile of the group costs is 1.1, so A and B are the cheap groups.
-# Plain: cheap -> A (best mean); C 2.0 > 1.0; D 2.2 > 2.0; E 2.5 > 2.2; F 3.5 > 2.5.
-# Conservative: cheap -> B (resampled groups preferred); C 2.0 > max(B)=0.9; D mean 2.2 > 2.0
+# Plain: cheap -> A (best mean); C 2.0 > 0.87; D 2.2 > 2.0; E 2.5 > 2.2; F 3.5 > 2.5.
+# Conservative: cheap -> B (resampled groups preferred; A 0.87 does not beat max(B)=0.9);
+# C 2.0 > max(B)=0.9; D mean 2.2 > 2.0
 # (resampled: compared by mean); E single 2.5 must beat max(D)=3.0 -> rejected; F 3.5 > 3.0.
 X = np.array([[0], [1], [1], [2], [3], [3], [4], [5]], dtype=float)
-Y = np.array([1.0, 0.8, 0.9, 2.0, 3.0, 1.4, 2.5, 3.5])
+Y = np.array([0.87, 0.8, 0.9, 2.0, 3.0, 1.4, 2.5, 3.5])
 C = np.array([1.0, 1.1, 1.1, 5.0, 10.0, 10.0, 20.0, 30.0])
 
 
@@ -24,8 +25,8 @@ def test_grouping_of_resamples():
     g = group_resamples(X, Y, C)
     assert len(g) == 6
     assert g.count.tolist() == [1, 2, 1, 2, 1, 1]
-    assert np.allclose(g.mean_output, [1.0, 0.85, 2.0, 2.2, 2.5, 3.5])
-    assert np.allclose(g.max_output, [1.0, 0.9, 2.0, 3.0, 2.5, 3.5])
+    assert np.allclose(g.mean_output, [0.87, 0.85, 2.0, 2.2, 2.5, 3.5])
+    assert np.allclose(g.max_output, [0.87, 0.9, 2.0, 3.0, 2.5, 3.5])
     assert g.members(3).tolist() == [4, 5]
 
 
@@ -37,6 +38,25 @@ def test_plain_front_worked_example():
 def test_conservative_front_worked_example():
     g = group_resamples(X, Y, C)
     assert pareto_group_indices(g, 0.2, conservative=True).tolist() == [1, 2, 3, 5]
+
+
+def test_conservative_single_displaces_resampled_when_it_beats_its_best_sample():
+    # A = 1.0 beats B's best sample 0.9, so it displaces B at the cheap end; the rest as before.
+    y = Y.copy()
+    y[0] = 1.0
+    g = group_resamples(X, y, C)
+    assert pareto_group_indices(g, 0.2, conservative=True).tolist() == [0, 2, 3, 5]
+
+
+def test_equal_costs_do_not_lock_the_front_on_the_first_resampled_group():
+    # Cost-free problem: every group is "cheap". A resampled group (mean 0.5) must not hide a
+    # later single run that beats its best sample; a single run within its noise must not win.
+    x = np.array([[0], [0], [1], [2]], dtype=float)
+    c = np.ones(4)
+    g = group_resamples(x, np.array([0.4, 0.6, 2.0, 0.55]), c)
+    assert pareto_group_indices(g, 0.2, conservative=True).tolist() == [1]
+    g = group_resamples(x, np.array([0.4, 0.6, 0.58, 0.55]), c)
+    assert pareto_group_indices(g, 0.2, conservative=True).tolist() == [0]
 
 
 def test_front_is_monotone_on_random_data():

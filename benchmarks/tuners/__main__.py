@@ -1,0 +1,179 @@
+"""CLI: ``python -m benchmarks.tuners [--problems ...] [--tuners ...] [--seeds N] [--quick]``.
+
+Runs every (problem, tuner, seed), writes trials.csv, runs.csv, summary.csv/.md and PNG plots
+into --out, prints the markdown summary and, as the LAST stdout line, one JSON list of figures
+(one object per problem x tuner; ratios are against random search run in the same process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("MKL_NUM_THREADS", "1")
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+from benchmarks.tuners.adapters import EXTRA_TUNERS, TUNER_NAMES
+from benchmarks.tuners.problems import PROBLEM_NAMES
+from benchmarks.tuners.report import figures, write_report
+from benchmarks.tuners.runner import make_specs, pin_threads, run_benchmark
+
+
+def _csv_list(
+    value: str, valid: tuple[str, ...], flag: str, extra: tuple[str, ...] = ()
+) -> list[str]:
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if items == ["all"]:
+        return list(valid)
+    valid = valid + extra
+    bad = [v for v in items if v not in valid]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(
+            f"{flag}: unknown {bad or value!r}; choose from {','.join(valid)} or 'all'"
+        )
+    return items
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line parser."""
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks.tuners",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--problems", default="all", help=f"comma list or 'all': {','.join(PROBLEM_NAMES)}"
+    )
+    p.add_argument(
+        "--tuners",
+        default="all",
+        help=f"comma list or 'all': {','.join(TUNER_NAMES)} (also: {','.join(EXTRA_TUNERS)})",
+    )
+    p.add_argument(
+        "--seeds", type=int, default=None, help="number of seeds 0..N-1 (default 10; --quick 2)"
+    )
+    p.add_argument(
+        "--budget",
+        type=float,
+        default=1.0,
+        help="multiplier on every problem's default budget (cost-free: trial count)",
+    )
+    p.add_argument(
+        "--max-trials", type=int, default=None, help="override every problem's trial cap"
+    )
+    p.add_argument(
+        "--out", type=Path, default=None, help="output directory (default runs/tuners[-quick])"
+    )
+    p.add_argument("--quick", action="store_true", help="small setting: quick budgets, 2 seeds")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=min(2, os.cpu_count() or 1),
+        help="parallel processes, 1 thread each (results do not depend on it)",
+    )
+    p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument(
+        "--report-only",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="re-render tables and plots from DIR/trials.csv and DIR/budgets.json; run nothing",
+    )
+    return p
+
+
+def environment() -> dict[str, str]:
+    """Versions that the figures depend on (CARBS is identified by a hash of its sources)."""
+    import hashlib
+    import importlib.metadata as md
+    import platform
+
+    env = {"python": platform.python_version()}
+    for dist in ("optuna", "torch", "gpytorch", "scikit-learn", "numpy"):
+        try:
+            env[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            env[dist] = "missing"
+    try:
+        import carbs
+
+        digest = hashlib.sha256()
+        for path in sorted(Path(carbs.__file__).parent.glob("*.py")):
+            digest.update(path.read_bytes())
+        env["carbs_sources_sha256"] = digest.hexdigest()[:16]
+    except ImportError as exc:
+        env["carbs_sources_sha256"] = f"not importable: {exc}"
+    return env
+
+
+def _report_only(src: Path, plots: bool) -> int:
+    trials_path, budgets_path = src / "trials.csv", src / "budgets.json"
+    for path in (trials_path, budgets_path):
+        if not path.is_file():
+            print(f"--report-only: {path} not found (write it with a normal run)", file=sys.stderr)
+            return 2
+    trials = pd.read_csv(trials_path, keep_default_na=False, na_values=[""])
+    budgets = json.loads(budgets_path.read_text())
+    _, summary = write_report(trials, budgets, src, plots=plots)
+    print((src / "summary.md").read_text())
+    print(json.dumps(figures(summary)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; return the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("carbs").setLevel(logging.WARNING)
+    if args.report_only is not None:
+        return _report_only(args.report_only, plots=not args.no_plots)
+    try:
+        problems = _csv_list(args.problems, PROBLEM_NAMES, "--problems")
+        tuners = _csv_list(args.tuners, TUNER_NAMES, "--tuners", EXTRA_TUNERS)
+    except argparse.ArgumentTypeError as exc:
+        build_parser().error(str(exc))
+    n_seeds = args.seeds if args.seeds is not None else (2 if args.quick else 10)
+    if n_seeds < 1:
+        build_parser().error("--seeds must be >= 1")
+    if args.workers < 1:
+        build_parser().error("--workers must be >= 1")
+    out = args.out or Path("runs") / ("tuners-quick" if args.quick else "tuners")
+    pin_threads(1)
+    specs = make_specs(
+        problems,
+        tuners,
+        list(range(n_seeds)),
+        quick=args.quick,
+        budget_scale=args.budget,
+        max_trials=args.max_trials,
+    )
+    budgets = {s.problem: s.budget.cost for s in specs}
+    env = environment()  # before running: the carbs sources may change while a long run goes on
+    t0 = time.perf_counter()
+    trials, results = run_benchmark(specs, workers=args.workers)
+    elapsed = time.perf_counter() - t0
+    crashed = [f"{r.spec.sweep}: {r.tuner_error}" for r in results if r.tuner_error]
+    for line in crashed:
+        logging.getLogger("benchmarks.tuners").error("tuner error in %s", line)
+    if trials.empty:
+        print("no trials were run (every tuner failed to start)", file=sys.stderr)
+        return 1
+    _, summary = write_report(trials, budgets, out, plots=not args.no_plots)
+    env |= {"seconds": f"{elapsed:.1f}", "workers": str(args.workers)}
+    (out / "environment.json").write_text(json.dumps(env, indent=1))
+    print((out / "summary.md").read_text())
+    print(f"{len(specs)} runs, {len(trials)} trials in {elapsed:.1f} s; outputs in {out}")
+    print(json.dumps(figures(summary)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Run tuners on problems under a cumulative-cost budget and collect trial rows.
+
+One run = one (problem, tuner, seed). Trials are sequential; a run stops when the cumulative
+cost reaches the budget or the trial cap is hit (the trial that crosses the budget is still
+charged and recorded; metrics at equal cost only count trials that finished within it).
+The problem's noise for trial i of seed s is drawn from ``default_rng([s, i])``, so every tuner
+sees the same noise stream.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import multiprocessing
+import os
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from benchmarks.tuners.adapters import EXTRA_TUNERS, TUNER_NAMES, make_tuner
+from benchmarks.tuners.base import Budget
+from benchmarks.tuners.problems import PROBLEM_NAMES, get_problem
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One tuner run: which problem, which tuner, which seed, and its budget."""
+
+    problem: str
+    tuner: str
+    seed: int
+    budget: Budget
+
+    def __post_init__(self) -> None:
+        if self.problem not in PROBLEM_NAMES:
+            raise ValueError(f"RunSpec.problem: unknown {self.problem!r}; one of {PROBLEM_NAMES}")
+        if self.tuner not in TUNER_NAMES + EXTRA_TUNERS:
+            raise ValueError(
+                f"RunSpec.tuner: unknown {self.tuner!r}; one of {TUNER_NAMES + EXTRA_TUNERS}"
+            )
+
+    @property
+    def sweep(self) -> str:
+        """Sweep id used in the trial table."""
+        return f"{self.problem}/{self.tuner}/seed{self.seed}"
+
+
+@dataclass
+class RunResult:
+    """Trial rows of one run, plus the tuner's error if it crashed (the run then ends early)."""
+
+    spec: RunSpec
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    tuner_error: str = ""
+    seconds: float = 0.0
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def pin_threads(n: int = 1) -> None:
+    """Pin BLAS/torch threads (oversubscription ran 30-70x slower on shared 2-core machines)."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(n)
+    try:
+        import torch
+
+        torch.set_num_threads(n)
+    except ImportError:  # pragma: no cover - torch is a core dependency
+        pass
+
+
+def run_one(spec: RunSpec) -> RunResult:
+    """Run one tuner on one problem until the budget or the trial cap is reached."""
+    problem = get_problem(spec.problem)
+    result = RunResult(spec)
+    t_start = time.perf_counter()
+    try:
+        tuner = make_tuner(spec.tuner, problem.dims, problem.search_centre(), spec.seed)
+    except Exception as exc:  # noqa: BLE001 - a tuner that cannot start is reported
+        result.tuner_error = f"init: {type(exc).__name__}: {exc}"
+        logger.error("%s: %s\n%s", spec.sweep, result.tuner_error, traceback.format_exc())
+        return result
+    cumulative = 0.0
+    for i in range(spec.budget.max_trials):
+        if cumulative >= spec.budget.cost:
+            break
+        started = _now()
+        t0 = time.perf_counter()
+        try:
+            config = tuner.ask()
+        except Exception as exc:  # noqa: BLE001 - a crashing tuner ends its run, not the benchmark
+            result.tuner_error = f"ask #{i}: {type(exc).__name__}: {exc}"
+            logger.error("%s: %s\n%s", spec.sweep, result.tuner_error, traceback.format_exc())
+            break
+        t1 = time.perf_counter()
+        ev = problem.evaluate(config, np.random.default_rng([spec.seed, i]))
+        t2 = time.perf_counter()
+        try:
+            tuner.tell(config, ev.output, ev.cost, ev.failed)
+        except Exception as exc:  # noqa: BLE001 - as above
+            result.tuner_error = f"tell #{i}: {type(exc).__name__}: {exc}"
+            logger.error("%s: %s\n%s", spec.sweep, result.tuner_error, traceback.format_exc())
+        cumulative += ev.cost
+        row: dict[str, Any] = {
+            "trial_id": f"{spec.sweep}/{i}",
+            "sweep": spec.sweep,
+            "status": "failed" if ev.failed else "ok",
+            "output": ev.output,
+            "cost": ev.cost,
+        }
+        row.update({f"param.{k}": v for k, v in config.items()})
+        row["metric.noise_free_output"] = ev.noise_free
+        row["metric.suggest_seconds"] = t1 - t0 + (time.perf_counter() - t2)
+        row["metric.eval_seconds"] = t2 - t1
+        row.update({f"metric.{k}": v for k, v in ev.metrics.items()})
+        row.update(
+            {
+                "error": ev.error,
+                "started_at": started,
+                "finished_at": _now(),
+                "tuner": spec.tuner,
+                "problem": spec.problem,
+                "seed": spec.seed,
+                "trial_index": i,
+                "cumulative_cost": cumulative,
+            }
+        )
+        result.rows.append(row)
+        if result.tuner_error:
+            break
+    result.seconds = time.perf_counter() - t_start
+    return result
+
+
+def _run_pinned(spec: RunSpec) -> RunResult:
+    pin_threads(1)
+    return run_one(spec)
+
+
+def make_specs(
+    problems: list[str],
+    tuners: list[str],
+    seeds: list[int],
+    quick: bool = False,
+    budget_scale: float = 1.0,
+    max_trials: int | None = None,
+) -> list[RunSpec]:
+    """All (problem, tuner, seed) runs with each problem's default (or --quick) budget.
+
+    Args:
+        budget_scale: multiplies every problem's cost budget (and the cost-free trial caps).
+        max_trials: overrides the trial cap of every problem.
+    """
+    if budget_scale <= 0 or not math.isfinite(budget_scale):
+        raise ValueError(f"budget_scale must be a positive number, got {budget_scale}")
+    specs = []
+    for p in problems:
+        prob = get_problem(p)
+        base = prob.quick_budget if quick else prob.budget
+        cap = max_trials if max_trials is not None else base.max_trials
+        if not prob.cost_aware:  # cost 1 per trial: the budget is a trial count
+            cap = max(1, round(cap * budget_scale)) if max_trials is None else cap
+            budget = Budget(float(cap), cap)
+        else:
+            budget = Budget(base.cost * budget_scale, cap)
+        specs += [RunSpec(p, t, s, budget) for s in seeds for t in tuners]
+    return specs
+
+
+def run_benchmark(
+    specs: list[RunSpec], workers: int = 1, progress: bool = True
+) -> tuple[pd.DataFrame, list[RunResult]]:
+    """Run all specs (in `workers` processes when > 1) and return (trials table, run results)."""
+    results: list[RunResult] = []
+    bar = tqdm(total=len(specs), desc="tuner runs", disable=not progress)
+    if workers <= 1:
+        pin_threads(1)
+        for spec in specs:
+            results.append(run_one(spec))
+            bar.set_postfix_str(spec.sweep)
+            bar.update()
+    else:
+        # spawn, not fork: forking a process that already runs torch/BLAS threads can deadlock.
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+            futures = [pool.submit(_run_pinned, s) for s in specs]
+            for fut in as_completed(futures):
+                results.append(fut.result())
+                bar.update()
+    bar.close()
+    order = {s: i for i, s in enumerate(specs)}
+    results.sort(key=lambda r: order[r.spec])
+    rows = [row for r in results for row in r.rows]
+    trials = pd.DataFrame(rows)
+    return trials, results
