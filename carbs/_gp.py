@@ -85,6 +85,7 @@ class GaussianProcess:
         self._L: torch.Tensor | None = None
         self._alpha: torch.Tensor | None = None
         self.last_fit: dict[str, Any] = {}
+        self.is_warm = False  # fitted before (or hyperparameters loaded): fits are warm starts
 
     # --- hyperparameters --------------------------------------------------------------------
     def hyperparameters(self) -> dict[str, list]:
@@ -98,16 +99,22 @@ class GaussianProcess:
             for n, v in hp.items():
                 if n in params:
                     params[n].copy_(torch.tensor(v, dtype=self.dtype, device=self.device))
+        self.is_warm = True
 
     def _tensor(self, a) -> torch.Tensor:
         return torch.as_tensor(a, dtype=self.dtype, device=self.device)
 
-    def fit(self, x, y, max_iter: int = 50) -> dict[str, Any]:
+    def fit(self, x, y, max_iter: int = 50, warm_max_iter: int | None = None) -> dict[str, Any]:
         """Maximise the exact marginal likelihood (plus priors) with L-BFGS-B (scipy, autograd
         gradients on the flat vector of raw hyperparameters, bounded so steps cannot overflow)
         from the current (warm-start) hyperparameters. A warm start that is already converged
-        stops after one evaluation. Returns fit info (evaluations, loss, seconds, skipped)."""
+        stops after one evaluation. A warm start runs at most ``warm_max_iter`` iterations (when
+        given): between suggest() calls the data change by about a point, so the hyperparameters
+        only need to track them; capping the work keeps every call cheap while the fit goes on
+        converging across calls. Returns fit info (evaluations, loss, seconds, skipped)."""
         t0 = time.perf_counter()
+        if self.is_warm and warm_max_iter is not None:
+            max_iter = min(max_iter, warm_max_iter)
         x, y = self._tensor(x), self._tensor(y).reshape(-1)
         model = self.model
         model.set_train_data(x, y, strict=False)
@@ -157,6 +164,7 @@ class GaussianProcess:
             _set(best)
             end_loss = float(min(res.fun, start_loss))
         model.eval()
+        self.is_warm = True
         info: dict[str, Any] = {"n": len(y), "evals": n_eval[0], "skipped": res.nit == 0,
                                 "loss": end_loss, "seconds": time.perf_counter() - t0}
         self.last_fit = info

@@ -7,6 +7,7 @@ whole bounded space; set the centre and radius (or the space's ``scale``) accord
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -17,6 +18,7 @@ from typing import Any, overload
 
 import numpy as np
 import pandas as pd
+import threadpoolctl
 import torch
 
 from carbs._gp import resolve_device
@@ -52,7 +54,7 @@ class CARBS:
         self.device = resolve_device(config.device)
         self.surrogates = SurrogateSet(self.encoder.dim, config.initial_search_radius,
                                        self.device, config.max_fit_points, config.fit_max_iter,
-                                       config.seed)
+                                       config.seed, config.fit_warm_max_iter)
         self._observations: list[Observation] = []
         self._obs_basic: list[np.ndarray] = []
         self._outstanding: dict[str, Suggestion] = {}
@@ -90,10 +92,15 @@ class CARBS:
             t0 = time.perf_counter()
             state: dict[str, Any] = {}
             threads = torch.get_num_threads()
-            if self.config.num_threads is not None:
-                torch.set_num_threads(self.config.num_threads)
+            limit = self.config.num_threads
+            # torch's and the BLAS libraries' (scipy's L-BFGS-B) thread pools, for this call only
+            blas = (threadpoolctl.threadpool_limits(limits=limit, user_api="blas")
+                    if limit is not None else contextlib.nullcontext())
+            if limit is not None:
+                torch.set_num_threads(limit)
             try:
-                out = [self._suggest_one(state) for _ in range(1 if n is None else n)]
+                with blas:
+                    out = [self._suggest_one(state) for _ in range(1 if n is None else n)]
             finally:
                 torch.set_num_threads(threads)
             logger.debug("suggest(%s): %d observations, %.3fs, kinds=%s", n,

@@ -128,9 +128,10 @@ class SurrogateSet:
     """Holds the models between suggest calls (warm starts) and fits/predicts them."""
 
     def __init__(self, dim: int, radius: float, device: torch.device, max_fit_points: int,
-                 fit_max_iter: int, seed: int):
+                 fit_max_iter: int, seed: int, fit_warm_max_iter: int | None = None):
         self.dim, self.radius, self.device = dim, radius, device
         self.max_fit_points, self.fit_max_iter, self.seed = max_fit_points, fit_max_iter, seed
+        self.fit_warm_max_iter = fit_warm_max_iter
         self.output_gp = GaussianProcess("matern_linear", dim, radius, device)
         self.cost_gp = GaussianProcess("matern_linear", dim, radius, device)
         self.pareto_gp = GaussianProcess("rbf", 1, 0.5, device)
@@ -171,20 +172,20 @@ class SurrogateSet:
         sub = fit_subsample(len(x_ok), self.max_fit_points, self.seed)
 
         t = time.perf_counter()
-        self.output_gp.fit(x_ok[sub], y_w[sub], self.fit_max_iter)
+        self.output_gp.fit(x_ok[sub], y_w[sub], self.fit_max_iter, self.fit_warm_max_iter)
         self.output_gp.condition(x_ok, y_w)
         self._x_out, self._y_out = x_ok, y_w
         times["output"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        self.cost_gp.fit(x_ok[sub], c_s[sub], self.fit_max_iter)
+        self.cost_gp.fit(x_ok[sub], c_s[sub], self.fit_max_iter, self.fit_warm_max_iter)
         self.cost_gp.condition(x_ok, c_s)
         times["cost"] = time.perf_counter() - t
 
         t = time.perf_counter()
         px = self.cost_scaler(pareto_cost).reshape(-1, 1)
         py = self.warp(pareto_signed_out)
-        self.pareto_gp.fit(px, py, self.fit_max_iter)
+        self.pareto_gp.fit(px, py, self.fit_max_iter, self.fit_warm_max_iter)
         self.pareto_gp.condition(px, py)
         self.pareto_x_range = (float(px.min()), float(px.max()))
         times["pareto"] = time.perf_counter() - t
