@@ -231,7 +231,7 @@ class GaussianProcess:
                     for _, mod, pr, closure, _ in self.model.named_priors()) / n
         surrogate = (K * G).sum() + const * g_const - prior
         surrogate.backward()
-        return nll / n - float(prior)
+        return nll / n - float(prior.detach())
 
     # --- posterior --------------------------------------------------------------------------
 
