@@ -135,24 +135,25 @@ def plot_fronts(trials: pd.DataFrame, problem_name: str, budget: float, path: Pa
     plt.close(fig)
 
 
+# The per-(problem, tuner) figures, in the order the markdown table and the JSON line show them.
+_FIGURE_COLUMNS = (
+    "seeds",
+    "trials_mean",
+    "budget_used_mean",
+    "regret_median",
+    "regret_q25",
+    "regret_q75",
+    "regret_vs_random",
+    "front_gap_median",
+    "front_gap_vs_random",
+    "reached_target",
+    "cost_to_target_median",
+    "suggest_seconds_mean",
+)
+
+
 def _markdown(summary: pd.DataFrame) -> str:
-    cols = [
-        "problem",
-        "tuner",
-        "seeds",
-        "trials_mean",
-        "budget_used_mean",
-        "regret_median",
-        "regret_q25",
-        "regret_q75",
-        "regret_vs_random",
-        "front_gap_median",
-        "front_gap_vs_random",
-        "reached_target",
-        "cost_to_target_median",
-        "suggest_seconds_mean",
-    ]
-    cols = [c for c in cols if c in summary.columns]
+    cols = [c for c in ("problem", "tuner", *_FIGURE_COLUMNS) if c in summary.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for _, r in summary[cols].iterrows():
         cells = []
@@ -211,20 +212,7 @@ def figures(summary: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
     for _, r in summary.iterrows():
         obj: dict[str, Any] = {"benchmark": "tuners", "problem": r["problem"], "tuner": r["tuner"]}
-        for k in (
-            "seeds",
-            "trials_mean",
-            "regret_median",
-            "regret_q25",
-            "regret_q75",
-            "regret_vs_random",
-            "front_gap_median",
-            "front_gap_vs_random",
-            "reached_target",
-            "cost_to_target_median",
-            "budget_used_mean",
-            "suggest_seconds_mean",
-        ):
+        for k in _FIGURE_COLUMNS:
             v = r.get(k, math.nan)
             v = float(v)
             if k == "seeds":
