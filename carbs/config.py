@@ -34,6 +34,10 @@ class CARBSConfig:
         fit_max_iter: L-BFGS iterations of a GP's first (cold) fit.
         fit_warm_max_iter: L-BFGS iterations of each later, warm-started fit (None: as
             fit_max_iter). Hyperparameters go on converging across calls; each call stays cheap.
+        adaptive_search_radius: grow the search radius (x1.5, up to 4x) after 2 observations in
+            a row join the Pareto front, shrink it (x0.7, down to 0.25x) after max(4, dims) in a
+            row do not, as trust-region optimisers do (off by default: the reference's radius
+            is fixed; see benchmarks/tuners, tuner ``carbs-adaptive``).
         num_threads: torch and BLAS threads used inside suggest() (set for the call, restored
             after; torch's setting is process-wide). None leaves them alone. The default 1 is
             the fastest measured on CPU for the matrices CARBS builds (at most a few thousand
@@ -58,6 +62,7 @@ class CARBSConfig:
     fit_max_iter: int = 50
     fit_warm_max_iter: int | None = 15
     num_threads: int | None = 1
+    adaptive_search_radius: bool = False
 
     def __post_init__(self) -> None:
         if self.better_direction_sign not in (-1, 1):

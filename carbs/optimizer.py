@@ -60,6 +60,10 @@ class CARBS:
         self._outstanding: dict[str, Suggestion] = {}
         self._predictions: dict[str, dict] = {}
         self._obs_at_last_resample = 0
+        # adaptive search radius (config.adaptive_search_radius): factor and streak counters
+        self._radius_factor = 1.0
+        self._front_hits = 0
+        self._front_misses = 0
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------------------------------
@@ -140,6 +144,8 @@ class CARBS:
             self._obs_basic.append(self.encoder.to_basic([config])[0])
             if sid is not None:
                 self._outstanding.pop(sid, None)
+            if self.config.adaptive_search_radius:
+                self._adapt_radius(is_failure)
             logger.debug("observe: output=%s cost=%s failure=%s", output, cost, is_failure)
             return obs
 
@@ -239,9 +245,31 @@ class CARBS:
                                      self.config.is_pareto_group_selection_conservative)
         return groups, front, ok
 
+    def _radius(self) -> float:
+        """The current search radius in basic space."""
+        return self.config.initial_search_radius * self._radius_factor
+
+    def _adapt_radius(self, is_failure: bool) -> None:
+        """Trust-region rule on the newest observation: did it join the Pareto front?"""
+        ok = [i for i, o in enumerate(self._observations) if not o.is_failure]
+        if len(ok) <= self.config.num_random_samples:
+            return  # start-up samples do not move the radius
+        on_front = False
+        if not is_failure:
+            groups, front, ok = self._pareto()
+            on_front = int(groups.inverse[len(ok) - 1]) in set(front.tolist())
+        if on_front:
+            self._front_hits, self._front_misses = self._front_hits + 1, 0
+            if self._front_hits >= 2:
+                self._radius_factor, self._front_hits = min(self._radius_factor * 1.5, 4.0), 0
+        else:
+            self._front_hits, self._front_misses = 0, self._front_misses + 1
+            if self._front_misses >= max(4, len(self.params)):
+                self._radius_factor, self._front_misses = max(self._radius_factor * 0.7, 0.25), 0
+
     def _mutate(self, origins: np.ndarray) -> np.ndarray:
         """Gaussian steps on numeric columns, local redraws on categorical blocks."""
-        r = self.config.initial_search_radius
+        r = self._radius()
         cand = origins.copy()
         num = self.encoder.numeric_columns()
         cand[:, num] += self.rng.normal(0.0, r, size=(len(cand), len(num)))
@@ -335,7 +363,7 @@ class CARBS:
             best = np.maximum(best, sur.pareto_value(sur.cost_scaler(np.array([thr])))[0])
         log_ei = log_expected_improvement(pred.output_mean, pred.output_std, best,
                                           cfg.exploration_bias)
-        log_dens = log_search_density(cand, origins, cfg.initial_search_radius,
+        log_dens = log_search_density(cand, origins, self._radius(),
                                       self.encoder.numeric_columns(),
                                       self.encoder.categorical_blocks())
         with np.errstate(divide="ignore"):

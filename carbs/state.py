@@ -70,6 +70,8 @@ def state_to_dict(opt: CARBS) -> dict[str, Any]:
             "outstanding": [dataclasses.asdict(s) for s in opt._outstanding.values()],
             "predictions": opt._predictions,
             "obs_at_last_resample": opt._obs_at_last_resample,
+            "search_radius": {"factor": opt._radius_factor, "hits": opt._front_hits,
+                              "misses": opt._front_misses},
             "rng": {
                 "numpy": opt.rng.bit_generator.state,
                 "torch": opt.torch_generator.get_state().tolist(),
@@ -103,6 +105,10 @@ def optimizer_from_dict(d: dict[str, Any]) -> CARBS:
                                                           s.get("predictions") or {})
     opt._predictions = dict(d.get("predictions") or {})
     opt._obs_at_last_resample = int(d.get("obs_at_last_resample", 0))
+    radius = d.get("search_radius") or {}
+    opt._radius_factor = float(radius.get("factor", 1.0))
+    opt._front_hits = int(radius.get("hits", 0))
+    opt._front_misses = int(radius.get("misses", 0))
     opt.rng.bit_generator.state = d["rng"]["numpy"]
     opt.torch_generator.set_state(torch.tensor(d["rng"]["torch"], dtype=torch.uint8))
     opt.surrogates.set_hyperparameters(d.get("hyperparameters") or {})

@@ -202,10 +202,12 @@ TUNER_NAMES: tuple[str, ...] = ("carbs", "tpe", "gp", "random")
 # Variants selectable by name but not part of "all", for diagnosing CARBS:
 # carbs-wide: each range spans 2 basic units instead of 5 (the search radius covers 15 % of
 #   every range instead of 6 %);
-# carbs-plain: is_pareto_group_selection_conservative=False (plain Pareto front).
+# carbs-plain: is_pareto_group_selection_conservative=False (plain Pareto front);
+# carbs-adaptive: adaptive_search_radius=True (trust-region-style radius).
 _CARBS_VARIANTS: dict[str, dict[str, Any]] = {
     "carbs-wide": {"basic_range": 2.0},
     "carbs-plain": {"is_pareto_group_selection_conservative": False},
+    "carbs-adaptive": {"adaptive_search_radius": True},
 }
 EXTRA_TUNERS: tuple[str, ...] = tuple(_CARBS_VARIANTS)
 
