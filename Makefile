@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint clean system-deps
+.PHONY: install demo chinchilla test lint clean system-deps
 
 # envpool's ProcGen needs the system Qt 5 runtime (Debian: libqt5gui5).
 system-deps:
@@ -24,29 +24,32 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# The main job, until the sweep layer exists: a short CARBS run on a synthetic cost-aware problem,
-# the scaling report of its trials, the Chinchilla refit on Epoch AI's data (when ../shared is
-# beside the checkout), and one tiny run of each recipe. Outputs land in demo_out/.
-EPOCH_CSV := ../shared/data/chinchilla_figure4_epoch.csv
+# The main job: a CARBS sweep of the LM recipe on the offline KJV corpus (conf/sweep/lm_tiny.yaml,
+# two trials at a time on the joblib launcher), then the scaling report of that sweep. Outputs
+# land in demo_out/ (the sweep directory demo_out/lm_tiny holds the journal, the optimiser state,
+# the plots and one folder per trial). Re-running resumes the same sweep (`make clean` starts
+# over). The Chinchilla refit on Epoch AI's data (shipped in scaling/data/): `make chinchilla`.
 DEMO_ENV := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+DEMO_SWEEP := demo_out/lm_tiny
+DEMO_TRIALS ?= 16
+EPOCH_CSV = $$($(PY) -c 'import scaling; print(scaling.chinchilla_epoch_path())')
 
 demo: $(STAMP)
-	$(DEMO_ENV) $(PY) -m carbs.demo --out demo_out/carbs
-	$(DEMO_ENV) $(PY) -m scaling report demo_out/carbs/trials.csv --out demo_out/carbs_scaling
-	@if [ -f $(EPOCH_CSV) ]; then \
-		$(DEMO_ENV) $(PY) -m scaling report $(EPOCH_CSV) --out demo_out/chinchilla_scaling; \
-	else echo "($(EPOCH_CSV) not found: skipping the Chinchilla refit)"; fi
-	$(DEMO_ENV) $(PY) -m recipes.lm model=tiny data=kjv train.tokens=3e5 logger=console \
-		hydra.run.dir=demo_out/lm
-	$(DEMO_ENV) $(PY) -m recipes.ppo env=coinrun total_timesteps=4096 num_envs=16 num_steps=64 \
-		eval_episodes=8 eval_num_envs=8 hydra.run.dir=demo_out/ppo
-	@echo "demo done: plots, tables and states are in demo_out/"
+	$(DEMO_ENV) $(PY) -m recipes.lm --multirun +sweep=lm_tiny hydra.sweep.dir=$(DEMO_SWEEP) \
+		hydra/launcher=joblib hydra.launcher.n_jobs=2 hydra.sweeper.n_jobs=2 \
+		hydra.sweeper.max_trials=$(DEMO_TRIALS)
+	$(DEMO_ENV) $(PY) -m scaling report $(DEMO_SWEEP) --out demo_out/lm_tiny_report
+	@echo "demo done: sweep (journal.sqlite, pareto.png, params_vs_cost.png) in $(DEMO_SWEEP)/;"
+	@echo "           scaling report (summary.md, summary.json, plots) in demo_out/lm_tiny_report/"
+
+chinchilla: $(STAMP)
+	$(DEMO_ENV) $(PY) -m scaling report "$(EPOCH_CSV)" --out demo_out/chinchilla_scaling
 
 test: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q tests
 
 lint: $(STAMP)
-	$(PY) -m ruff check carbs scaling recipes benchmarks tests
+	$(PY) -m ruff check carbs scaling recipes benchmarks hydra_plugins tests
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

@@ -1,7 +1,7 @@
 """Benchmark: Chinchilla Approach 3 on Epoch AI's 240 runs, ours vs the straightforward fit.
 
-Problem (its optimum is known, see /work/shared/SCALING_LAWS.md): the Huber objective
-(delta 1e-3, summed) over the 240 lowest-loss runs of ``chinchilla_figure4_epoch.csv``; optimum
+Problem (its optimum is known, see scaling/data/README.md): the Huber objective
+(delta 1e-3, summed) over the 240 lowest-loss runs of ``scaling.chinchilla_epoch()``; optimum
 1.01827e-3 at alpha 0.3473, beta 0.3672, E 1.817.
 
 * baseline: scipy L-BFGS-B from each of the 4,500 grid starts, finite-difference gradients, a
@@ -27,15 +27,12 @@ os.environ.setdefault("MKL_NUM_THREADS", "1")
 import argparse
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import huber
 
-from scaling import fit_approach3, load_table, parametric
-
-DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "chinchilla_figure4_epoch.csv"
+from scaling import chinchilla_epoch, fit_approach3, parametric
 
 
 def _baseline_objective(params, log_n, log_d, log_loss):
@@ -84,10 +81,7 @@ def main(argv: list[str] | None = None) -> dict:
         torch.set_num_threads(1)  # not used here; pinned in case an import pulls it in
     except ImportError:
         pass
-    if not DATA.exists():
-        raise SystemExit(f"data file not found: {DATA} (the shared/ folder next to the repo)")
-
-    table = load_table(DATA).sort_values("output").iloc[:240]
+    table = chinchilla_epoch().sort_values("output").iloc[:240]
     log_n, log_d, log_loss = (np.log(table[c].to_numpy()) for c in
                               ("metric.params", "metric.tokens", "output"))
     grid = parametric.default_grid()

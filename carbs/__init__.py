@@ -6,21 +6,57 @@ Quick start::
     opt = CARBS(CARBSConfig(better_direction_sign=-1), [Param("lr", LogSpace(1e-5, 1.0), 1e-3)])
     s = opt.suggest()
     opt.observe(s, output=loss, cost=seconds)
+
+Public names load on first use (PEP 562): ``import carbs`` and the light modules (spaces,
+sweep settings, the journal) do not import torch or gpytorch, which keeps the Hydra plugin
+scan and sweep workers fast. ``from carbs import CARBS`` imports them as usual.
 """
 
-from carbs.acquisition import expected_improvement, log_expected_improvement
-from carbs.config import CARBSConfig, Observation, ParetoGroup, Suggestion
-from carbs.optimizer import CARBS
-from carbs.pareto import group_resamples, pareto_group_indices
-from carbs.plots import plot_convergence, plot_params_vs_cost, plot_pareto_front
-from carbs.spaces import CategoricalSpace, LinearSpace, LogitSpace, LogSpace, Param, Space
-from carbs.state import SCHEMA_VERSION, load_state, save_state, warm_start
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# public name -> the module defining it
+_EXPORTS = {
+    "expected_improvement": "carbs.acquisition",
+    "log_expected_improvement": "carbs.acquisition",
+    "CARBSConfig": "carbs.config",
+    "Observation": "carbs.config",
+    "ParetoGroup": "carbs.config",
+    "Suggestion": "carbs.config",
+    "Journal": "carbs.journal",
+    "JournalError": "carbs.journal",
+    "load_trials": "carbs.journal",
+    "CARBS": "carbs.optimizer",
+    "load_state": "carbs.optimizer",
+    "save_state": "carbs.optimizer",
+    "warm_start": "carbs.optimizer",
+    "group_resamples": "carbs.pareto",
+    "pareto_group_indices": "carbs.pareto",
+    "plot_convergence": "carbs.plots",
+    "plot_params_vs_cost": "carbs.plots",
+    "plot_pareto_front": "carbs.plots",
+    "CategoricalSpace": "carbs.spaces",
+    "LinearSpace": "carbs.spaces",
+    "LogitSpace": "carbs.spaces",
+    "LogSpace": "carbs.spaces",
+    "Param": "carbs.spaces",
+    "Space": "carbs.spaces",
+    "SCHEMA_VERSION": "carbs.state",
+    "StateFileError": "carbs.state",
+    "CARBSSweeperConf": "carbs.sweep_config",
+    "SweepConfigError": "carbs.sweep_config",
+}
 
 __all__ = [
     "CARBS",
     "SCHEMA_VERSION",
     "CARBSConfig",
+    "CARBSSweeperConf",
     "CategoricalSpace",
+    "Journal",
+    "JournalError",
     "LinearSpace",
     "LogSpace",
     "LogitSpace",
@@ -28,10 +64,13 @@ __all__ = [
     "Param",
     "ParetoGroup",
     "Space",
+    "StateFileError",
     "Suggestion",
+    "SweepConfigError",
     "expected_improvement",
     "group_resamples",
     "load_state",
+    "load_trials",
     "log_expected_improvement",
     "pareto_group_indices",
     "plot_convergence",
@@ -40,3 +79,28 @@ __all__ = [
     "save_state",
     "warm_start",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'carbs' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # static analysers and IDEs see the real names
+    from carbs.acquisition import expected_improvement, log_expected_improvement
+    from carbs.config import CARBSConfig, Observation, ParetoGroup, Suggestion
+    from carbs.journal import Journal, JournalError, load_trials
+    from carbs.optimizer import CARBS, load_state, save_state, warm_start
+    from carbs.pareto import group_resamples, pareto_group_indices
+    from carbs.plots import plot_convergence, plot_params_vs_cost, plot_pareto_front
+    from carbs.spaces import CategoricalSpace, LinearSpace, LogitSpace, LogSpace, Param, Space
+    from carbs.state import SCHEMA_VERSION, StateFileError
+    from carbs.sweep_config import CARBSSweeperConf, SweepConfigError

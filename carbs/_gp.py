@@ -25,10 +25,19 @@ _MEAN_BOUND = 20.0
 
 
 def resolve_device(device: str) -> torch.device:
-    """'auto' -> cuda when available, else cpu."""
+    """'auto' -> cuda when available, else cpu. A CUDA device without CUDA raises a
+    ``ValueError`` naming the setting and the fix."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"device={device!r} is not a torch device ({e}); use 'auto', 'cpu' or "
+                         "'cuda'") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} but CUDA is not available on this machine; use "
+                         "device='auto' (CUDA when present) or 'cpu'")
+    return dev
 
 
 class _ExactModel(gpytorch.models.ExactGP):
@@ -42,7 +51,7 @@ class _ExactModel(gpytorch.models.ExactGP):
 
 
 def _make_kernel(kind: str, dim: int, lengthscale: float) -> gpytorch.kernels.Kernel:
-    # A LogNormal prior centred at twice the initial length scale keeps the exact-MLL optimum
+    # A LogNormal prior centered at twice the initial length scale keeps the exact-MLL optimum
     # away from the degenerate "white noise" solution (a length scale -> 0 on one dimension,
     # which resampled, identical inputs otherwise make attractive).
     ls_prior = gpytorch.priors.LogNormalPrior(math.log(2.0 * lengthscale), 1.0)
@@ -116,73 +125,38 @@ class GaussianProcess:
         if self.is_warm and warm_max_iter is not None:
             max_iter = min(max_iter, warm_max_iter)
         x, y = self._tensor(x), self._tensor(y).reshape(-1)
-        model = self.model
-        model.set_train_data(x, y, strict=False)
-        model.train()
-        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
-        params = [p for _, p in named]
+        self.model.set_train_data(x, y, strict=False)
+        self.model.train()
+        params, bounds = self._trainable()
+        x0 = np.clip(torch.cat([p.detach().reshape(-1) for p in params]).cpu().numpy(),
+                     bounds[:, 0], bounds[:, 1])
+        objective = _Objective(self, params, x, y)
+        with exact_settings():
+            start_loss, _ = objective(x0)
+            res = scipy.optimize.minimize(
+                objective, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                options={"maxiter": max_iter, "maxfun": 2 * max_iter, "gtol": 1e-3,
+                         "ftol": 1e-6},
+            )
+            objective.assign(res.x if res.fun <= start_loss else x0)
+            end_loss = float(min(res.fun, start_loss))
+        self.model.eval()
+        self.is_warm = True
+        info: dict[str, Any] = {"n": len(y), "evals": objective.n_eval, "skipped": res.nit == 0,
+                                "loss": end_loss, "seconds": time.perf_counter() - t0}
+        self.last_fit = info
+        logger.debug("GP fit %s: n=%d evals=%d iters=%d loss=%.4f %.3fs", self.kind, info["n"],
+                     objective.n_eval, res.nit, end_loss, info["seconds"])
+        return info
+
+    def _trainable(self) -> tuple[list[torch.Tensor], np.ndarray]:
+        """The trainable raw hyperparameters and the (k, 2) bounds of their flat vector."""
+        named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
         bounds = []
         for n, p in named:
             lim = _MEAN_BOUND if n.endswith("constant") else _RAW_BOUND
             bounds += [(-lim, lim)] * p.numel()
-        x0 = torch.cat([p.detach().reshape(-1) for p in params]).cpu().numpy()
-        x0 = np.clip(x0, [b[0] for b in bounds], [b[1] for b in bounds])
-        n_eval = [0]
-
-        def _set(v: np.ndarray) -> None:
-            vt = torch.as_tensor(v, dtype=self.dtype, device=self.device)
-            i = 0
-            with torch.no_grad():
-                for p in params:
-                    p.copy_(vt[i : i + p.numel()].reshape(p.shape))
-                    i += p.numel()
-
-        def f(v: np.ndarray):
-            n_eval[0] += 1
-            _set(v)
-            for p in params:
-                p.grad = None
-            try:
-                val = self._loss_backward(x, y)
-            except RuntimeError:  # not positive definite at this point (LinAlgError)
-                return 1e10, np.zeros_like(v)
-            if not math.isfinite(val):
-                return 1e10, np.zeros_like(v)
-            g = torch.cat([p.grad.reshape(-1) if p.grad is not None
-                           else torch.zeros(p.numel(), dtype=self.dtype, device=self.device)
-                           for p in params]).cpu().numpy()
-            return val, np.nan_to_num(g)
-
-        with _exact_settings():
-            start_loss, _ = f(x0)
-            res = scipy.optimize.minimize(
-                f, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                options={"maxiter": max_iter, "maxfun": 2 * max_iter, "gtol": 1e-3,
-                         "ftol": 1e-6},
-            )
-            best = res.x if res.fun <= start_loss else x0
-            _set(best)
-            end_loss = float(min(res.fun, start_loss))
-        model.eval()
-        self.is_warm = True
-        info: dict[str, Any] = {"n": len(y), "evals": n_eval[0], "skipped": res.nit == 0,
-                                "loss": end_loss, "seconds": time.perf_counter() - t0}
-        self.last_fit = info
-        logger.debug("GP fit %s: n=%d evals=%d iters=%d loss=%.4f %.3fs", self.kind, info["n"],
-                     n_eval[0], res.nit, end_loss, info["seconds"])
-        return info
-
-    def neg_mll(self, x, y) -> float:
-        """Negative exact marginal log likelihood per point (incl. priors) at the current
-        hyperparameters on (x, y)."""
-        x, y = self._tensor(x), self._tensor(y).reshape(-1)
-        self.model.set_train_data(x, y, strict=False)
-        self.model.train()
-        mll = gpytorch.mlls.ExactMarginalLogLikelihood(self.model.likelihood, self.model)
-        with torch.no_grad(), _exact_settings():
-            val = float(-mll(self.model(x), y))
-        self.model.eval()
-        return val
+        return [p for _, p in named], np.array(bounds, dtype=np.float64).reshape(-1, 2)
 
     # --- kernel in closed form ---------------------------------------------------------------
     def _k(self, a: torch.Tensor, b: torch.Tensor, diag: bool = False) -> torch.Tensor:
@@ -205,33 +179,76 @@ class GaussianProcess:
             return k.outputscale * torch.ones(len(a), dtype=a.dtype, device=a.device)
         return k.outputscale * torch.exp(-0.5 * _sqdist(a / ls, b / ls))
 
-    def _loss_backward(self, x: torch.Tensor, y: torch.Tensor) -> float:
-        """Negative exact marginal log likelihood plus the noise prior, per point (the value
-        of gpytorch's ExactMarginalLogLikelihood, negated), and its gradient accumulated into
-        the hyperparameters' ``.grad``.
+    def _kernel_modules(self):
+        """(scale kernel, its base kernel, linear kernel or None)."""
+        k = self.model.covar_module
+        if self.kind == "matern_linear":
+            return k.kernels[1], k.kernels[1].base_kernel, k.kernels[0]
+        return k, k.base_kernel, None
 
-        The gradient uses the closed form dL/dK = (K^-1 - alpha alpha^T) / (2n) and
-        backpropagates only through the kernel, which is cheaper than autograd through the
-        Cholesky factorisation.
+    def _loss_and_grad(self, x: torch.Tensor,
+                       y: torch.Tensor) -> tuple[float, dict[int, torch.Tensor]]:
+        """Negative exact marginal log likelihood minus the log priors, per point (the value of
+        gpytorch's ExactMarginalLogLikelihood, negated), and its gradient with respect to each
+        raw hyperparameter (keyed by ``id`` of the parameter), in closed form.
+
+        With G = dL/dK = (K^-1 - alpha alpha^T) / (2n), each gradient is sum(G * dK/dtheta):
+        trace(G) for the noise, sum(G * shape) for the output scale, sum(G * X X^T) for the
+        linear variance, and for the length scales the weighted squared distances
+        sum_ij (G * e)_ij (x_id - x_jd)^2 / l_d^3 (times 3 s for Matern 3/2, with e =
+        exp(-r); times s for the RBF, with e the kernel's shape). Raw values map to positive
+        ones by softplus (gpytorch's Positive / GreaterThan constraints), whose derivative is
+        the sigmoid; the priors are LogNormal. No autograd: about 3x faster than
+        backpropagating through the kernel, identical values (checked in the tests).
         """
         n = len(y)
-        eye = torch.eye(n, dtype=self.dtype, device=self.device)
-        noise = self.model.likelihood.noise.reshape(())
+        lik = self.model.likelihood.noise_covar
+        scaled, base, lin = self._kernel_modules()
+        noise = lik.noise.reshape(())
         const = self.model.mean_module.constant.reshape(())
-        K = self._k(x, x) + noise * eye
-        with torch.no_grad():
-            L = torch.linalg.cholesky(K)
-            r = (y - const).unsqueeze(-1)
-            alpha = torch.cholesky_solve(r, L)
-            nll = 0.5 * float((r * alpha).sum()) + float(torch.log(torch.diagonal(L)).sum())
-            nll += 0.5 * n * math.log(2 * math.pi)
-            G = (torch.cholesky_inverse(L) - alpha @ alpha.T) / (2 * n)
-            g_const = -alpha.sum() / n
-        prior = sum(pr.log_prob(closure(mod)).sum()
-                    for _, mod, pr, closure, _ in self.model.named_priors()) / n
-        surrogate = (K * G).sum() + const * g_const - prior
-        surrogate.backward()
-        return nll / n - float(prior.detach())
+        s_out = scaled.outputscale.reshape(())
+        ls = base.lengthscale.reshape(-1)
+        xc = x - x.mean(0, keepdim=True)
+        d2 = _sqdist(xc / ls, xc / ls)
+        if self.kind == "matern_linear":
+            r = torch.sqrt(torch.clamp(d2, min=1e-30)) * math.sqrt(3.0)
+            e = torch.exp(-r)
+            shape, ls_factor = (1.0 + r) * e, 3.0
+        else:
+            e = torch.exp(-0.5 * d2)
+            shape, ls_factor = e, 1.0
+        K = s_out * shape + noise * torch.eye(n, dtype=self.dtype, device=self.device)
+        if lin is not None:
+            K = K + lin.variance.reshape(()) * (x @ x.T)
+        L = torch.linalg.cholesky(K)
+        resid = (y - const).unsqueeze(-1)
+        alpha = torch.cholesky_solve(resid, L)
+        nll = 0.5 * float((resid * alpha).sum()) + float(torch.log(torch.diagonal(L)).sum())
+        nll += 0.5 * n * math.log(2 * math.pi)
+        G = (torch.cholesky_inverse(L) - alpha @ alpha.T) / (2 * n)
+        W = G * e
+        wx = 2.0 * (W.sum(1) @ (xc * xc)) - 2.0 * (xc * (W @ xc)).sum(0)
+        g_ls = ls_factor * s_out * wx / ls**3
+        g_noise = torch.diagonal(G).sum()
+        ls_prior, noise_prior = base.lengthscale_prior, lik.noise_prior
+        log_prior = (_lognormal_log_prob(ls, ls_prior.loc, ls_prior.scale).sum()
+                     + _lognormal_log_prob(noise, noise_prior.loc, noise_prior.scale))
+        g_ls = g_ls - _lognormal_dlog_prob(ls, ls_prior.loc, ls_prior.scale) / n
+        g_noise = g_noise - _lognormal_dlog_prob(noise, noise_prior.loc, noise_prior.scale) / n
+        grads = {
+            id(lik.raw_noise): (g_noise * torch.sigmoid(lik.raw_noise)).reshape(lik.raw_noise.shape),
+            id(self.model.mean_module.raw_constant): (-alpha.sum() / n).reshape(
+                self.model.mean_module.raw_constant.shape),
+            id(scaled.raw_outputscale): ((G * shape).sum() * torch.sigmoid(
+                scaled.raw_outputscale)).reshape(scaled.raw_outputscale.shape),
+            id(base.raw_lengthscale): (g_ls.reshape(base.raw_lengthscale.shape)
+                                       * torch.sigmoid(base.raw_lengthscale)),
+        }
+        if lin is not None:
+            g_var = (x * (G @ x)).sum()
+            grads[id(lin.raw_variance)] = (g_var * torch.sigmoid(lin.raw_variance)).reshape(
+                lin.raw_variance.shape)
+        return nll / n - float(log_prior) / n, grads
 
     # --- posterior --------------------------------------------------------------------------
 
@@ -296,16 +313,61 @@ class GaussianProcess:
             return mu + L @ eps.to(self.device)
 
 
+class _Objective:
+    """The L-BFGS-B objective on the flat vector of a GP's raw hyperparameters: negative exact
+    marginal log likelihood (plus priors) and its gradient; ``1e10`` where the covariance is
+    not positive definite or the value is not finite."""
+
+    def __init__(self, gp: GaussianProcess, params: list[torch.Tensor], x: torch.Tensor,
+                 y: torch.Tensor):
+        self.gp, self.params, self.x, self.y = gp, params, x, y
+        self.n_eval = 0
+
+    def assign(self, v: np.ndarray) -> None:
+        """Copy the flat vector ``v`` into the hyperparameters."""
+        vt = torch.as_tensor(v, dtype=self.gp.dtype, device=self.gp.device)
+        i = 0
+        with torch.no_grad():
+            for p in self.params:
+                p.copy_(vt[i : i + p.numel()].reshape(p.shape))
+                i += p.numel()
+
+    def __call__(self, v: np.ndarray) -> tuple[float, np.ndarray]:
+        self.n_eval += 1
+        self.assign(v)
+        try:
+            with torch.no_grad():
+                val, grads = self.gp._loss_and_grad(self.x, self.y)
+        except RuntimeError:  # not positive definite at this point (LinAlgError)
+            return 1e10, np.zeros_like(v)
+        if not math.isfinite(val):
+            return 1e10, np.zeros_like(v)
+        g = torch.cat([grads[id(p)].reshape(-1) for p in self.params]).cpu().numpy()
+        return val, np.nan_to_num(g)
+
+
+def _lognormal_log_prob(v: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """log density of LogNormal(loc, scale) at ``v`` (elementwise)."""
+    lv = torch.log(v)
+    return -lv - torch.log(scale) - 0.5 * math.log(2 * math.pi) - (lv - loc) ** 2 / (2 * scale**2)
+
+
+def _lognormal_dlog_prob(v: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """Derivative of :func:`_lognormal_log_prob` with respect to ``v``."""
+    return -(1.0 + (torch.log(v) - loc) / scale**2) / v
+
+
 def _sqdist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Squared Euclidean distances, clamped at 0 (centred for round-off)."""
+    """Squared Euclidean distances, clamped at 0 (centered for round-off)."""
     c = a.mean(0, keepdim=True)
     a, b = a - c, b - c
     d2 = (a * a).sum(-1, keepdim=True) - 2 * a @ b.T + (b * b).sum(-1).unsqueeze(0)
     return torch.clamp(d2, min=0.0)
 
 
-class _exact_settings:
-    """Cholesky for everything (no CG / Lanczos), as exact as possible."""
+class exact_settings:
+    """gpytorch settings for exact GP algebra: Cholesky for everything (no CG / Lanczos).
+    A context manager; the latency benchmark's reference procedure uses it too."""
 
     def __enter__(self):
         self._ctx = [

@@ -6,6 +6,8 @@ The CARBS score of a candidate is::
     log EI(mu, sigma; best + exploration_bias) + log search_density + log P(success)
     (and -inf where the predicted cost exceeds max_suggestion_cost)
 
+(the search density is the proposal's, see :mod:`carbs.proposal`)
+
 where ``best`` is the Pareto model's value at the candidate's predicted cost, clamped from
 below by the value at a log-uniformly drawn high-cost threshold (high-cost clamping).
 """
@@ -18,11 +20,12 @@ import numpy as np
 from scipy.special import erfcx, log_ndtr
 
 __all__ = [
+    "cost_stratum",
+    "draw_cost_target",
     "draw_high_cost_threshold",
     "expected_improvement",
     "log_expected_improvement",
     "log_h",
-    "log_search_density",
 ]
 
 _LOG_SQRT_2PI = 0.5 * math.log(2 * math.pi)
@@ -82,36 +85,6 @@ def expected_improvement(
     return np.exp(log_expected_improvement(mu, sigma, best, exploration_bias))
 
 
-def log_search_density(
-    candidates: np.ndarray,
-    origins: np.ndarray,
-    radius: float,
-    numeric_cols: np.ndarray,
-    categorical_blocks: list[tuple[slice, float]],
-) -> np.ndarray:
-    """Largest, over the origins, of the log density of drawing each candidate from that origin.
-
-    Numeric columns: Normal(0, radius) per basic column. Categorical blocks: log(1 - p) when
-    the candidate keeps the origin's category, else log(p / (k - 1)).
-    """
-    cand = np.asarray(candidates, dtype=np.float64)
-    orig = np.asarray(origins, dtype=np.float64)
-    best = np.full(len(cand), -np.inf)
-    nd = len(numeric_cols)
-    const = -nd * (math.log(radius) + _LOG_SQRT_2PI)
-    cn = cand[:, numeric_cols]
-    cat_idx_c = [np.argmax(cand[:, sl], axis=1) for sl, _ in categorical_blocks]
-    for o in orig:
-        d = cn - o[numeric_cols]
-        ld = const - 0.5 * np.sum(d * d, axis=1) / (radius * radius)
-        for (sl, p), ci in zip(categorical_blocks, cat_idx_c):
-            k = sl.stop - sl.start
-            same = ci == int(np.argmax(o[sl]))
-            ld = ld + np.where(same, math.log(1 - p), math.log(p / (k - 1)))
-        best = np.maximum(best, ld)
-    return best
-
-
 def draw_high_cost_threshold(
     rng: np.random.Generator, pareto_costs: np.ndarray, max_suggestion_cost: float | None
 ) -> float:
@@ -124,3 +97,31 @@ def draw_high_cost_threshold(
         lo = min(lo, hi)
     u = rng.uniform()
     return float(math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))))
+
+
+# A cost stratum is at least a factor of 2 wide (half-width log(2)/2 in natural log-cost), so
+# costs that barely vary (a cost-free problem measured in wall seconds) do not restrict the choice.
+MIN_STRATUM_HALF_WIDTH = 0.5 * math.log(2.0)
+
+
+def draw_cost_target(rng: np.random.Generator, cheapest_cost: float, top_cost: float,
+                     extension: float, max_suggestion_cost: float | None) -> float | None:
+    """A target log-cost (natural log) drawn uniformly over [log cheapest, log top] widened by
+    ``extension`` times its span on each side, the top end capped at ``max_suggestion_cost``.
+    None when the span is empty (every run costs the same: nothing to stratify)."""
+    lo, hi = math.log(cheapest_cost), math.log(top_cost)
+    cap = math.inf if max_suggestion_cost is None else math.log(max_suggestion_cost)
+    hi = min(hi, cap)
+    lo = min(lo, hi)
+    span = hi - lo
+    if span <= 1e-12:
+        return None
+    return min(float(rng.uniform(lo - extension * span, hi + extension * span)), cap)
+
+
+def cost_stratum(predicted_cost: np.ndarray, target: float, fraction: float) -> np.ndarray:
+    """Mask of the candidates whose predicted log-cost is within the ``fraction`` quantile of
+    distances to ``target`` (at least :data:`MIN_STRATUM_HALF_WIDTH` from it)."""
+    d = np.abs(np.log(np.asarray(predicted_cost, dtype=np.float64)) - target)
+    half = max(float(np.quantile(d, fraction)), MIN_STRATUM_HALF_WIDTH)
+    return d <= half

@@ -16,7 +16,7 @@ class CARBSConfig:
     Attributes:
         better_direction_sign: -1 to minimise ``output`` (a loss), +1 to maximise (a score).
         seed: seeds the one numpy Generator and the one torch Generator behind all randomness.
-        num_random_samples: successful observations gathered around the centre before BO starts.
+        num_random_samples: successful observations gathered around the center before BO starts.
         initial_search_radius: std of the Normal steps in basic space (candidates, start-up).
         exploration_bias: EI improvement is measured against ``best + exploration_bias`` (warped
             output units).
@@ -63,6 +63,10 @@ class CARBSConfig:
     fit_warm_max_iter: int | None = 15
     num_threads: int | None = 1
     adaptive_search_radius: bool = False
+    is_cost_stratified: bool = False
+    cost_range_extension: float = 0.5
+    cost_stratum_fraction: float = 0.1
+    cost_quantile_over: str = "groups"
 
     def __post_init__(self) -> None:
         if self.better_direction_sign not in (-1, 1):

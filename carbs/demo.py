@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     opt = run_demo(args.out, args.trials, args.batch, args.seed)
-    front = opt.pareto_front()
+    front = opt.pareto_front(observed=True)
     print(f"Pareto front ({len(front)} groups): cost [TFLOPs] -> loss")
     for g in front:
         print(f"  {g.cost:12.4g} -> {g.output:.4f}  (n={g.n_samples}, width={g.config['width']}, "

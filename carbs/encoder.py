@@ -54,11 +54,21 @@ class ParamEncoder:
                 fv = float(v)
             except (TypeError, ValueError):
                 raise ValueError(f"config[{p.name!r}]={v!r} must be a number") from None
+            if isinstance(v, (bool, np.bool_, str)):  # observe() raises ValueError for bad input
+                raise ValueError(f"config[{p.name!r}]={v!r} must be a number, not "  # noqa: TRY004
+                                 f"{type(v).__name__}")
             if not bool(p.space.contains(fv)):
                 raise ValueError(
                     f"config[{p.name!r}]={v!r} is out of bounds [{p.space.min}, {p.space.max}] "
                     "(or outside the space's domain)"
                 )
+            if p.space.is_integer:
+                grid = float(p.space.round(fv))
+                if abs(grid - fv) > 1e-9 * max(1.0, abs(fv)):
+                    r = p.space.rounding_factor
+                    what = "an integer" if r == 1 else f"a multiple of rounding_factor {r}"
+                    raise ValueError(f"config[{p.name!r}]={v!r} must be {what} (integer space); "
+                                     f"the nearest allowed value is {p.space.to_python(grid)}")
 
     def normalize(self, config: dict) -> dict:
         """Plain Python values in parameter order (canonical choice objects, ints for integral
@@ -70,7 +80,7 @@ class ParamEncoder:
                 out[p.name] = p.space.choices[p.space.index(v)]
             else:
                 fv = float(v)
-                out[p.name] = int(fv) if p.space.is_integer and fv == int(fv) else fv
+                out[p.name] = p.space.to_python(p.space.round(fv)) if p.space.is_integer else fv
         return out
 
     # --- mapping ----------------------------------------------------------------------------

@@ -1,16 +1,18 @@
 """CARBS: suggest / suggest(n) / observe / forget, thread-safe.
 
-CARBS is a *local* search: it samples around the search centre and then around the Pareto
+CARBS is a *local* search: it samples around the search center and then around the Pareto
 front, within a fixed ``initial_search_radius`` in basic space. It does not try to cover the
-whole bounded space; set the centre and radius (or the space's ``scale``) accordingly.
+whole bounded space; set the center and radius (or the space's ``scale``) accordingly.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import math
+import os
 import threading
 import time
 from collections.abc import Sequence
@@ -22,16 +24,38 @@ import threadpoolctl
 import torch
 
 from carbs._gp import resolve_device
-from carbs.acquisition import draw_high_cost_threshold, log_expected_improvement, log_search_density
+from carbs.acquisition import (
+    cost_stratum,
+    draw_cost_target,
+    draw_high_cost_threshold,
+    log_expected_improvement,
+)
 from carbs.config import CARBSConfig, Observation, ParetoGroup, Suggestion
 from carbs.encoder import ParamEncoder
 from carbs.pareto import group_resamples, pareto_group_indices
-from carbs.spaces import Param, check_integer_reachability
+from carbs.proposal import (
+    draw_candidates,
+    log_search_density,
+    mutate,
+    rows_in,
+    stratified_origin_weights,
+)
+from carbs.spaces import Param, Space, check_integer_reachability
+from carbs.state import (
+    FORMAT,
+    SCHEMA_VERSION,
+    StateFileError,
+    check_state_dict,
+    jsonable,
+    read_state_file,
+    warm_start_observations,
+    write_state_file,
+)
 from carbs.surrogate import SurrogateSet
 
 logger = logging.getLogger("carbs")
 
-__all__ = ["CARBS"]
+__all__ = ["CARBS", "load_state", "save_state", "warm_start"]
 
 
 class CARBS:
@@ -39,7 +63,7 @@ class CARBS:
 
     Args:
         config: the run's :class:`CARBSConfig`.
-        params: the hyperparameters (:class:`Param`), each with a space and a search centre.
+        params: the hyperparameters (:class:`Param`), each with a space and a search center.
     """
 
     def __init__(self, config: CARBSConfig, params: Sequence[Param]):
@@ -58,8 +82,9 @@ class CARBS:
         self._observations: list[Observation] = []
         self._obs_basic: list[np.ndarray] = []
         self._outstanding: dict[str, Suggestion] = {}
+        self._observed_ids: set[str] = set()
         self._predictions: dict[str, dict] = {}
-        self._obs_at_last_resample = 0
+        self._ok_at_last_resample = 0  # successful observations at the last resample
         # adaptive search radius (config.adaptive_search_radius): factor and streak counters
         self._radius_factor = 1.0
         self._front_hits = 0
@@ -116,8 +141,11 @@ class CARBS:
                 is_failure: bool = False, suggestion_id: str | None = None) -> Observation:
         """Record a finished run. NaN/inf ``output`` is recorded as a failure.
 
-        Raises ValueError naming the field for cost <= 0, unknown/missing parameter names and
-        out-of-bounds values.
+        ``cost`` is the cost the run spent: > 0 for a success; >= 0 for a failure (a run that
+        failed before its first step spent nothing). Raises ValueError naming the field for a
+        bad cost or output (numbers only: not strings or booleans), unknown/missing parameter
+        names, out-of-bounds values, values off an integer space's grid, and a suggestion that
+        was already observed.
         """
         if isinstance(suggestion, Suggestion):
             config, sid = dict(suggestion.config), suggestion.suggestion_id
@@ -125,29 +153,39 @@ class CARBS:
             config, sid = dict(suggestion), suggestion_id
         else:
             raise TypeError("observe: first argument must be a Suggestion or a config dict")
-        try:
-            cost = float(cost)
-        except (TypeError, ValueError):
-            raise ValueError(f"cost must be a number > 0, got {cost!r}") from None
-        if not (math.isfinite(cost) and cost > 0):
-            raise ValueError(f"cost must be a finite number > 0, got {cost!r}")
-        try:
-            output = float(output)
-        except (TypeError, ValueError):
-            raise ValueError(f"output must be a number (NaN marks a failure), got {output!r}") from None
-        self.encoder.validate(config)
-        config = self.encoder.normalize(config)
-        is_failure = bool(is_failure) or not math.isfinite(output)
+        config, output, cost, is_failure = self._check_observation(config, output, cost,
+                                                                   is_failure)
         with self._lock:
+            if sid is not None and sid in self._observed_ids:
+                raise ValueError(f"suggestion_id {sid!r} was already observed; each suggestion "
+                                 "is observed once (to add a resample, observe the config dict "
+                                 "without a suggestion_id)")
             obs = Observation(config, output, cost, is_failure, sid)
             self._observations.append(obs)
             self._obs_basic.append(self.encoder.to_basic([config])[0])
             if sid is not None:
+                self._observed_ids.add(sid)
                 self._outstanding.pop(sid, None)
             if self.config.adaptive_search_radius:
                 self._adapt_radius(is_failure)
             logger.debug("observe: output=%s cost=%s failure=%s", output, cost, is_failure)
             return obs
+
+    def _check_observation(self, config: dict, output: Any, cost: Any,
+                           is_failure: Any) -> tuple[dict, float, float, bool]:
+        """Validate one observation as :meth:`observe` takes it; returns the normalised record."""
+        output = _real_number("output", output, "a number (NaN marks a failure)")
+        cost = _real_number("cost", cost, "a number: the cost the run spent")
+        is_failure = bool(is_failure) or not math.isfinite(output)
+        if not math.isfinite(cost):
+            raise ValueError(f"cost must be a finite number, got {cost!r}")
+        if is_failure and cost < 0:
+            raise ValueError(f"cost of a failed run must be >= 0 (the cost it spent), got {cost!r}")
+        if not is_failure and not cost > 0:
+            raise ValueError(f"cost must be > 0 for a successful run, got {cost!r} (a run that "
+                             "spent nothing cannot have succeeded; report it with is_failure=True)")
+        self.encoder.validate(config)
+        return self.encoder.normalize(config), output, cost, is_failure
 
     def forget(self, suggestion_id: str) -> None:
         """Drop an outstanding suggestion that will never finish."""
@@ -156,12 +194,21 @@ class CARBS:
                 raise ValueError(f"suggestion_id {suggestion_id!r} is not outstanding")
             del self._outstanding[suggestion_id]
 
-    def pareto_front(self) -> list[ParetoGroup]:
-        """The Pareto groups (mean output in user units, mean cost, sample count), by cost."""
+    def pareto_front(self, observed: bool = False) -> list[ParetoGroup]:
+        """Pareto groups (mean output in user units, mean cost, sample count), by cost.
+
+        By default the *search* front: the groups CARBS searches around (the cheapest
+        ``min_pareto_cost_fraction`` of costs collapsed into their best group, the conservative
+        rule when configured; see :mod:`carbs.pareto`). With ``observed=True`` the plain
+        cost/output front of everything observed: every group that beats all cheaper groups,
+        the cheap end included.
+        """
         with self._lock:
             groups, front, ok = self._pareto()
             if groups is None:
                 return []
+            if observed:
+                front = self._front(groups, ok, conservative=False, min_pareto_cost_fraction=0.0)
             sign = self.config.better_direction_sign
             return [
                 ParetoGroup(dict(self._observations[ok[groups.first[g]]].config),
@@ -193,27 +240,171 @@ class CARBS:
                                                               self.encoder.names] + ["suggestion"]
             return pd.DataFrame(rows, columns=cols)
 
-    def save(self, path: str) -> None:
+    # ------------------------------------------------------------------------------------------
+    # state: a JSON-safe dict (see carbs.state for the file layout)
+    # ------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The optimiser's whole state as a JSON-safe dict: config, params, observations,
+        outstanding suggestions, predictions, RNG states and GP hyperparameters (warm starts).
+        :meth:`from_state_dict` rebuilds an optimiser that makes the same next suggestion."""
+        with self._lock:
+            return jsonable({
+                "format": FORMAT,
+                "schema_version": SCHEMA_VERSION,
+                "config": dataclasses.asdict(self.config),
+                "params": [p.to_json() for p in self.params],
+                "observations": [dataclasses.asdict(o) for o in self._observations],
+                "outstanding": [dataclasses.asdict(s) for s in self._outstanding.values()],
+                "predictions": self._predictions,
+                "successes_at_last_resample": self._ok_at_last_resample,
+                "search_radius": {"factor": self._radius_factor, "hits": self._front_hits,
+                                  "misses": self._front_misses},
+                "rng": {
+                    "numpy": self.rng.bit_generator.state,
+                    "torch": self.torch_generator.get_state().tolist(),
+                },
+                "hyperparameters": self.surrogates.hyperparameters(),
+            })
+
+    def load_state_dict(self, d: dict[str, Any], source: str = "state") -> None:
+        """Replace this optimiser's observations, outstanding suggestions, RNG states and
+        warm-start hyperparameters by those of ``d`` (from :meth:`state_dict`). ``d`` must
+        describe the same parameters. Every record is validated as :meth:`observe` validates
+        it; errors name ``source``, the record and the field. Nothing changes on error."""
+        check_state_dict(d, source)
+        names = [p.get("name") if isinstance(p, dict) else None for p in d["params"]]
+        if names != self.encoder.names:
+            raise StateFileError(f"{source}: the state's parameters {names} differ from this "
+                                 f"optimiser's {self.encoder.names}")
+        observations: list[Observation] = []
+        seen: set[str] = set()
+        for i, o in enumerate(d["observations"]):
+            where = f"{source}: observations[{i}]"
+            rec = _record(o, where, ("config", "output", "cost"))
+            try:
+                config, output, cost, failed = self._check_observation(
+                    rec["config"], _none_is_nan(rec["output"]), rec["cost"],
+                    rec.get("is_failure", False))
+            except (TypeError, ValueError) as e:
+                raise StateFileError(f"{where}: {e}") from None
+            sid = rec.get("suggestion_id")
+            if sid is not None:
+                if sid in seen:
+                    raise StateFileError(f"{where}: suggestion_id {sid!r} is observed twice")
+                seen.add(sid)
+            observations.append(Observation(config, output, cost, failed, sid))
+        outstanding: dict[str, Suggestion] = {}
+        for i, o in enumerate(d["outstanding"]):
+            where = f"{source}: outstanding[{i}]"
+            rec = _record(o, where, ("suggestion_id", "config"))
+            try:
+                self.encoder.validate(rec["config"])
+            except (TypeError, ValueError) as e:
+                raise StateFileError(f"{where}: {e}") from None
+            sid = str(rec["suggestion_id"])
+            if sid in seen or sid in outstanding:
+                raise StateFileError(f"{where}: suggestion_id {sid!r} appears twice")
+            outstanding[sid] = Suggestion(sid, self.encoder.normalize(rec["config"]),
+                                          rec.get("predictions") or {})
+        rng, torch_state = d["rng"].get("numpy"), d["rng"].get("torch")
+        new_rng = np.random.default_rng()
+        try:
+            new_rng.bit_generator.state = rng
+            torch_gen = torch.Generator().set_state(torch.tensor(torch_state, dtype=torch.uint8))
+        except (TypeError, ValueError, RuntimeError, KeyError) as e:
+            raise StateFileError(f"{source}: 'rng' is not a valid random state ({e})") from None
+        radius = d.get("search_radius") or {}
+        with self._lock:
+            self._observations = observations
+            self._obs_basic = [self.encoder.to_basic([o.config])[0] for o in observations]
+            self._observed_ids = seen
+            self._outstanding = outstanding
+            self._predictions = dict(d.get("predictions") or {})
+            self._ok_at_last_resample = _successes_at_last_resample(d, observations)
+            self._radius_factor = float(radius.get("factor", 1.0))
+            self._front_hits = int(radius.get("hits", 0))
+            self._front_misses = int(radius.get("misses", 0))
+            self.rng = new_rng
+            self.torch_generator = torch_gen
+            self.surrogates.set_hyperparameters(d.get("hyperparameters") or {})
+
+    @classmethod
+    def from_state_dict(cls, d: dict[str, Any], source: str = "state") -> CARBS:
+        """A new optimiser from :meth:`state_dict` output; errors name ``source`` and the field."""
+        check_state_dict(d, source)
+        try:
+            cfg = CARBSConfig(**d["config"])
+        except TypeError as e:
+            raise StateFileError(f"{source}: 'config' has a field CARBSConfig does not know "
+                                 f"({e})") from None
+        except ValueError as e:
+            raise StateFileError(f"{source}: config: {e}") from None
+        params = []
+        for i, p in enumerate(d["params"]):
+            try:
+                params.append(Param.from_json(p))
+            except (TypeError, ValueError, KeyError) as e:
+                raise StateFileError(f"{source}: params[{i}]: {e}") from None
+        try:
+            opt = cls(cfg, params)
+        except ValueError as e:
+            raise StateFileError(f"{source}: {e}") from None
+        opt.load_state_dict(d, source)
+        return opt
+
+    def save(self, path: str | os.PathLike) -> None:
         """Write the versioned JSON state atomically (see :mod:`carbs.state`)."""
-        from carbs.state import save_state
-
-        save_state(self, path)
+        write_state_file(path, self.state_dict())
 
     @classmethod
-    def load(cls, path: str) -> CARBS:
-        """Load a state written by :meth:`save`; continues exactly where it stopped."""
-        from carbs.state import load_state
-
-        return load_state(path)
+    def load(cls, path: str | os.PathLike) -> CARBS:
+        """Load a state written by :meth:`save`; continues exactly where it stopped. Every
+        record is validated; errors name the file, the record and the field."""
+        return cls.from_state_dict(read_state_file(path), source=str(path))
 
     @classmethod
-    def warm_start(cls, config: CARBSConfig, params: Sequence[Param], from_state: str,
-                   fixed_values: dict[str, Any] | None = None,
+    def warm_start(cls, config: CARBSConfig, params: Sequence[Param],
+                   from_state: str | os.PathLike | dict, fixed_values: dict[str, Any] | None = None,
                    recenter_on_best: bool = False) -> CARBS:
-        """A new optimiser seeded with an earlier sweep's observations (see :mod:`carbs.state`)."""
-        from carbs.state import warm_start
+        """A new optimiser that starts from an earlier sweep's observations.
 
-        return warm_start(config, params, from_state, fixed_values, recenter_on_best)
+        New parameters (absent from the old state) need a value in ``fixed_values``, used for
+        every old observation; a fixed value outside its new space raises. Old observations
+        outside the new bounds are skipped (WARNING with the count). With ``recenter_on_best``
+        the search center moves to the best successful old observation.
+        """
+        if isinstance(from_state, dict):
+            d, source = from_state, "from_state"
+        else:
+            d, source = read_state_file(from_state), str(from_state)
+        params = list(params)
+        by_name = {p.name: p for p in params}
+        for name, value in (fixed_values or {}).items():
+            if name in by_name and not _in_space(by_name[name], value):
+                raise ValueError(f"fixed_values[{name!r}]={value!r} is outside the new space of "
+                                 f"{name!r}; every old observation would be dropped. Use a value "
+                                 "inside the new bounds")
+        old_obs = warm_start_observations(d, [p.name for p in params], fixed_values, source)
+        if recenter_on_best:
+            ok = [o for o in old_obs if not o.is_failure and isinstance(o.output, (int, float))
+                  and math.isfinite(o.output)]
+            ok = [o for o in ok if all(_in_space(by_name[n], o.config[n]) for n in by_name)]
+            if ok:
+                best = max(ok, key=lambda o: config.better_direction_sign * o.output)
+                params = [Param(p.name, p.space, best.config[p.name]) for p in params]
+        opt = cls(config, params)
+        skipped = 0
+        for o in old_obs:
+            try:
+                opt.observe(o.config, o.output, o.cost, is_failure=o.is_failure,
+                            suggestion_id=o.suggestion_id)
+            except ValueError as e:
+                skipped += 1
+                logger.debug("warm start: skipped an old observation: %s", e)
+        if skipped:
+            logger.warning("warm start: skipped %d of %d old observation(s) outside the new "
+                           "spaces", skipped, len(old_obs))
+        return opt
 
     # ------------------------------------------------------------------------------------------
     # internals
@@ -228,11 +419,14 @@ class CARBS:
         self._predictions[s.suggestion_id] = predictions
         return s
 
-    def _ok_arrays(self):
-        ok = np.array([i for i, o in enumerate(self._observations) if not o.is_failure], int)
-        return ok
+    def _ok_arrays(self) -> np.ndarray:
+        """Indices of the successful observations."""
+        return np.array([i for i, o in enumerate(self._observations) if not o.is_failure], int)
 
     def _pareto(self):
+        """(groups, front, ok): resample groups of the successful observations ``ok`` and the
+        indices of the (configured) Pareto groups. ``(None, None, ok)`` before the first
+        success."""
         ok = self._ok_arrays()
         if len(ok) == 0:
             return None, None, ok
@@ -241,9 +435,18 @@ class CARBS:
         y = np.array([sign * self._observations[i].output for i in ok])
         c = np.array([self._observations[i].cost for i in ok])
         groups = group_resamples(x, y, c)
-        front = pareto_group_indices(groups, self.config.min_pareto_cost_fraction,
-                                     self.config.is_pareto_group_selection_conservative)
+        front = self._front(groups, ok, self.config.is_pareto_group_selection_conservative)
         return groups, front, ok
+
+    def _front(self, groups, ok, conservative: bool,
+               min_pareto_cost_fraction: float | None = None) -> np.ndarray:
+        """Pareto group indices of ``groups`` with the configured cheap-end quantile."""
+        cfg = self.config
+        frac = cfg.min_pareto_cost_fraction if min_pareto_cost_fraction is None \
+            else min_pareto_cost_fraction
+        obs_costs = (np.array([self._observations[i].cost for i in ok])
+                     if cfg.cost_quantile_over == "observations" else None)
+        return pareto_group_indices(groups, frac, conservative, obs_costs)
 
     def _radius(self) -> float:
         """The current search radius in basic space."""
@@ -268,21 +471,9 @@ class CARBS:
                 self._radius_factor, self._front_misses = max(self._radius_factor * 0.7, 0.25), 0
 
     def _mutate(self, origins: np.ndarray) -> np.ndarray:
-        """Gaussian steps on numeric columns, local redraws on categorical blocks."""
-        r = self._radius()
-        cand = origins.copy()
-        num = self.encoder.numeric_columns()
-        cand[:, num] += self.rng.normal(0.0, r, size=(len(cand), len(num)))
-        for sl, p in self.encoder.categorical_blocks():
-            k = sl.stop - sl.start
-            cur = np.argmax(cand[:, sl], axis=1)
-            flip = self.rng.uniform(size=len(cand)) < p
-            shift = self.rng.integers(1, k, size=len(cand))
-            new = np.where(flip, (cur + shift) % k, cur)
-            block = np.zeros((len(cand), k))
-            block[np.arange(len(cand)), new] = 1.0
-            cand[:, sl] = block
-        return cand
+        """One proposal draw around each origin (see :mod:`carbs.proposal`)."""
+        return mutate(self.rng, origins, self._radius(), self.encoder.numeric_columns(),
+                      self.encoder.categorical_blocks())
 
     def _outstanding_basic(self) -> np.ndarray:
         if not self._outstanding:
@@ -294,72 +485,128 @@ class CARBS:
         taken = self._outstanding_basic()
         for _ in range(200):
             cand, valid = self.encoder.round_basic(self._mutate(np.repeat(center[None], 64, 0)))
-            cand = cand[valid & ~_rows_in(cand, taken)]
+            cand = cand[valid & ~rows_in(cand, taken)]
             if len(cand):
                 return self._emit(cand[0], {"kind": "random"})
-        raise RuntimeError("could not draw a point inside the bounds around the search centre; "
-                           "check search_center, bounds and initial_search_radius")
+        raise RuntimeError(
+            "could not draw a point inside the bounds around the search center: "
+            f"{self._tightest_params()}; move search_center away from the bound, widen min/max "
+            "or lower initial_search_radius")
 
-    def _resample_choice(self, groups, front, ok) -> tuple[np.ndarray, dict] | None:
-        taken = self._outstanding_basic()
-        order = sorted(front, key=lambda g: (groups.count[g], groups.mean_cost[g]))
-        sign = self.config.better_direction_sign
-        for g in order:
-            row = self._obs_basic[ok[groups.first[g]]]
-            if not _rows_in(row[None], taken)[0]:
-                return row, {"kind": "resample", "output": float(sign * groups.mean_output[g]),
-                             "cost": float(groups.mean_cost[g]), "n_samples": int(groups.count[g])}
-        return None
+    def _tightest_params(self) -> str:
+        """Which parameters reject most random steps from the center (for error messages)."""
+        center = self.encoder.center_basic()
+        cand = self._mutate(np.repeat(center[None], 256, 0))
+        parts = []
+        for p, sl in zip(self.params, self.encoder.slices):
+            if isinstance(p.space, Space):
+                inside = p.space.contains(p.space.from_basic(cand[:, sl.start]))
+                if inside.mean() < 0.999:
+                    parts.append((inside.mean(), p.name))
+        taken = len(self._outstanding)
+        if not parts:
+            return (f"the {taken} outstanding suggestion(s) already hold every nearby point"
+                    if taken else "no single parameter is to blame")
+        parts.sort()
+        return ", ".join(f"{name!r} ({100 * (1 - f):.0f}% of steps out of bounds)"
+                         for f, name in parts)
 
-    def _candidates(self, origins: np.ndarray, n: int) -> np.ndarray:
-        taken = self._outstanding_basic()
-        got: list[np.ndarray] = []
-        total = 0
-        for _ in range(20):
-            m = max(int(1.5 * (n - total)), 16)
-            idx = self.rng.integers(0, len(origins), size=m)
-            cand, valid = self.encoder.round_basic(self._mutate(origins[idx]))
-            cand = cand[valid & ~_rows_in(cand, taken)]
-            got.append(cand)
-            total += len(cand)
-            if total >= n:
-                break
-        return np.concatenate(got)[:n]
-
+    # --- one suggestion, step by step --------------------------------------------------------
     def _suggest_one(self, state: dict[str, Any]) -> Suggestion:
-        cfg = self.config
+        """Start-up sample, resample, or the BO suggestion: fit (once per suggest() call),
+        fantasies for outstanding runs, candidates around the Pareto groups, acquisition,
+        argmax."""
         groups, front, ok = self._pareto()
-        if len(ok) < cfg.num_random_samples:
+        if len(ok) < self.config.num_random_samples:
             return self._suggest_random()
-        n_obs = len(self._observations)
-        if cfg.resample_frequency > 0 and n_obs - self._obs_at_last_resample >= cfg.resample_frequency:
-            choice = self._resample_choice(groups, front, ok)
-            if choice is not None:
-                self._obs_at_last_resample = n_obs
-                return self._emit(*choice)
-        sign = cfg.better_direction_sign
-        origins = np.stack([self._obs_basic[ok[groups.first[g]]] for g in front])
-        sur = self.surrogates
+        resample = self._resample(groups, ok)
+        if resample is not None:
+            return resample
+        target = self._cost_target(groups, front, ok)
+        origins, weights = self._origins(groups, front, ok, target)
         if not state.get("fitted"):
-            x_all = np.stack(self._obs_basic)
-            success = np.array([not o.is_failure for o in self._observations])
-            x_ok = x_all[ok]
-            y = np.array([sign * self._observations[i].output for i in ok])
-            c = np.array([self._observations[i].cost for i in ok])
-            times = sur.fit(x_ok, y, c, x_all, success, groups.mean_output[front],
-                            groups.mean_cost[front])
-            logger.debug("surrogate fit times: %s", {k: round(v, 4) for k, v in times.items()})
+            self._fit_surrogates(groups, front, ok)
             state["fitted"] = True
-        sur.add_fantasies(self._outstanding_basic(), self.torch_generator,
-                          use_mean=cfg.outstanding_suggestion_estimator == "mean")
-        n_cand = cfg.num_candidates_for_suggestion_per_dim * len(self.params)
-        cand = self._candidates(origins, n_cand)
+        self.surrogates.add_fantasies(
+            self._outstanding_basic(), self.torch_generator,
+            use_mean=self.config.outstanding_suggestion_estimator == "mean")
+        n_cand = self.config.num_candidates_for_suggestion_per_dim * len(self.params)
+        cand = draw_candidates(self.rng, self.encoder, origins, n_cand, self._radius(),
+                               self._outstanding_basic(), weights)
         if len(cand) == 0:
             return self._suggest_random()
-        pred = sur.predict(cand)
+        pred = self.surrogates.predict(cand)
+        score, log_ei = self._acquisition(cand, pred, origins, groups.mean_cost[front], target)
+        i = self._argmax(score, pred)
+        return self._emit(cand[i], self._bo_predictions(pred, i, score[i], log_ei[i]))
+
+    def _cost_target(self, groups, front, ok) -> float | None:
+        """The log-cost this suggestion targets (cost-stratified search), or None."""
+        cfg = self.config
+        if not cfg.is_cost_stratified:
+            return None
+        cheapest = min(self._observations[i].cost for i in ok)
+        return draw_cost_target(self.rng, cheapest, float(groups.mean_cost[front].max()),
+                                cfg.cost_range_extension, cfg.max_suggestion_cost)
+
+    def _origins(self, groups, front, ok,
+                 target: float | None) -> tuple[np.ndarray, np.ndarray | None]:
+        """Candidate origins (basic rows) and their draw probabilities (None: uniform). The
+        search front; with a cost target, also the observed front's groups cheaper than the
+        search front (its collapsed cheap end), drawn with :func:`stratified_origin_weights`."""
+        idx = list(front)
+        weights = None
+        if target is not None:
+            observed = self._front(groups, ok, conservative=False, min_pareto_cost_fraction=0.0)
+            cheapest = groups.mean_cost[front].min()
+            idx += [g for g in observed if groups.mean_cost[g] < cheapest]
+            weights = stratified_origin_weights(np.log(groups.mean_cost[idx]), len(front),
+                                                target)
+        return np.stack([self._obs_basic[ok[groups.first[g]]] for g in idx]), weights
+
+    def _resample(self, groups, ok) -> Suggestion | None:
+        """Every ``resample_frequency`` successful observations, run again the least-sampled
+        group (cheapest first) of the *plain* Pareto front, so that a single run that beats a
+        group's mean but not its best sample gets the samples it needs to join the
+        conservative front (see :mod:`carbs.pareto`). None when it is not time, or when every
+        plain-front group already has a run outstanding."""
+        freq = self.config.resample_frequency
+        if freq <= 0 or len(ok) - self._ok_at_last_resample < freq:
+            return None
+        plain = self._front(groups, ok, conservative=False)
+        taken = self._outstanding_basic()
+        sign = self.config.better_direction_sign
+        for g in sorted(plain, key=lambda g: (groups.count[g], groups.mean_cost[g])):
+            row = self._obs_basic[ok[groups.first[g]]]
+            if not rows_in(row[None], taken)[0]:
+                self._ok_at_last_resample = len(ok)
+                return self._emit(row, {
+                    "kind": "resample", "output": float(sign * groups.mean_output[g]),
+                    "cost": float(groups.mean_cost[g]), "n_samples": int(groups.count[g])})
+        return None
+
+    def _fit_surrogates(self, groups, front, ok) -> None:
+        """Fit the output, cost, Pareto and (with failures) success models."""
+        sign = self.config.better_direction_sign
+        x_all = np.stack(self._obs_basic)
+        success = np.array([not o.is_failure for o in self._observations])
+        y = np.array([sign * self._observations[i].output for i in ok])
+        c = np.array([self._observations[i].cost for i in ok])
+        times = self.surrogates.fit(x_all[ok], y, c, x_all, success, groups.mean_output[front],
+                                    groups.mean_cost[front])
+        logger.debug("surrogate fit times: %s", {k: round(v, 4) for k, v in times.items()})
+
+    def _acquisition(self, cand: np.ndarray, pred, origins: np.ndarray,
+                     front_costs: np.ndarray,
+                     target: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(score, log EI) of each candidate: log EI against the Pareto value at its predicted
+        cost (high-cost clamped) + log search density + log P(success); -inf above
+        ``max_suggestion_cost``."""
+        cfg, sur = self.config, self.surrogates
         best = sur.pareto_value(pred.log_cost_scaled)
         if cfg.is_high_cost_clamping_on:
-            thr = draw_high_cost_threshold(self.rng, groups.mean_cost[front], cfg.max_suggestion_cost)
+            thr = (math.exp(target) if target is not None else
+                   draw_high_cost_threshold(self.rng, front_costs, cfg.max_suggestion_cost))
             best = np.maximum(best, sur.pareto_value(sur.cost_scaler(np.array([thr])))[0])
         log_ei = log_expected_improvement(pred.output_mean, pred.output_std, best,
                                           cfg.exploration_bias)
@@ -370,29 +617,90 @@ class CARBS:
             score = log_ei + log_dens + np.log(np.clip(pred.p_success, 0.0, 1.0))
         if cfg.max_suggestion_cost is not None:
             score = np.where(pred.cost <= cfg.max_suggestion_cost, score, -np.inf)
+        if target is not None:
+            inside = np.where(cost_stratum(pred.cost, target, cfg.cost_stratum_fraction),
+                              score, -np.inf)
+            if np.isfinite(inside).any():
+                score = inside
+        return score, log_ei
+
+    def _argmax(self, score: np.ndarray, pred) -> int:
+        """The best-scoring candidate; the cheapest predicted one when none is allowed."""
         if np.all(~np.isfinite(score)):
             logger.warning("no candidate within max_suggestion_cost; suggesting the cheapest")
-            i = int(np.argmin(pred.cost))
-        else:
-            i = int(np.argmax(np.where(np.isfinite(score), score, -np.inf)))
-        assert sur.warp is not None
-        out_pred = sign * float(sur.warp.qt.inverse_transform([[pred.output_mean[i]]])[0, 0])
-        return self._emit(cand[i], {
+            return int(np.argmin(pred.cost))
+        return int(np.argmax(np.where(np.isfinite(score), score, -np.inf)))
+
+    def _bo_predictions(self, pred, i: int, score: float, log_ei: float) -> dict[str, Any]:
+        """The JSON-safe record of what the models predicted for candidate ``i``."""
+        warp = self.surrogates.warp
+        assert warp is not None
+        sign = self.config.better_direction_sign
+        return {
             "kind": "bo",
-            "output": out_pred,
+            "output": sign * float(warp.inverse(pred.output_mean[i : i + 1])[0]),
             "output_warped": float(pred.output_mean[i]),
             "output_std_warped": float(pred.output_std[i]),
             "cost": float(pred.cost[i]),
             "p_success": float(pred.p_success[i]),
-            "acquisition": float(score[i]),
-            "log_ei": float(log_ei[i]),
-        })
+            "acquisition": float(score),
+            "log_ei": float(log_ei),
+        }
 
 
-def _rows_in(rows: np.ndarray, table: np.ndarray, decimals: int = 9) -> np.ndarray:
-    """For each row, whether an identical row (after rounding) is in ``table``."""
-    if len(table) == 0 or len(rows) == 0:
-        return np.zeros(len(rows), dtype=bool)
-    a = np.round(rows, decimals)
-    b = np.round(table, decimals)
-    return (np.abs(a[:, None, :] - b[None, :, :]).max(axis=2) == 0).any(axis=1)
+def _real_number(field: str, value: Any, what: str) -> float:
+    """``value`` as a float when it is a real number (not a bool or a string)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                      np.floating)):
+        raise ValueError(  # noqa: TRY004  (observe() raises ValueError for every bad input)
+            f"{field} must be {what}, got {value!r} ({type(value).__name__})")
+    return float(value)
+
+
+def _successes_at_last_resample(d: dict[str, Any], observations: list[Observation]) -> int:
+    """The resampling counter of a state: successful observations at the last resample. States
+    written before it was kept hold ``obs_at_last_resample`` (all observations) instead."""
+    if "successes_at_last_resample" in d:
+        return int(d["successes_at_last_resample"])
+    n_obs = int(d.get("obs_at_last_resample", 0))
+    return sum(not o.is_failure for o in observations[:n_obs])
+
+
+def _none_is_nan(value: Any) -> Any:
+    return math.nan if value is None else value
+
+
+def _record(obj: Any, where: str, keys: Sequence[str]) -> dict:
+    if not isinstance(obj, dict):
+        raise StateFileError(f"{where}: must be a JSON object, got {type(obj).__name__}")
+    missing = [k for k in keys if k not in obj]
+    if missing:
+        raise StateFileError(f"{where}: missing key(s) {missing}")
+    if "config" in keys and not isinstance(obj["config"], dict):
+        raise StateFileError(f"{where}: 'config' must be a JSON object")
+    return obj
+
+
+def _in_space(param: Param, value: Any) -> bool:
+    try:
+        ParamEncoder([param]).validate({param.name: value})
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def save_state(opt: CARBS, path: str | os.PathLike) -> None:
+    """Write ``opt``'s versioned JSON state atomically (same as ``opt.save(path)``)."""
+    opt.save(path)
+
+
+def load_state(path: str | os.PathLike) -> CARBS:
+    """Load a state file (same as ``CARBS.load(path)``)."""
+    return CARBS.load(path)
+
+
+def warm_start(config: CARBSConfig, params: Sequence[Param], from_state: str | os.PathLike | dict,
+               fixed_values: dict[str, Any] | None = None,
+               recenter_on_best: bool = False) -> CARBS:
+    """A new optimiser seeded with an earlier sweep's observations (see :meth:`CARBS.warm_start`)."""
+    return CARBS.warm_start(config, params, from_state, fixed_values, recenter_on_best)

@@ -46,10 +46,6 @@ class Groups:
     def __len__(self) -> int:
         return len(self.first)
 
-    def members(self, g: int) -> np.ndarray:
-        """Observation indices of group ``g``."""
-        return np.flatnonzero(self.inverse == g)
-
 
 def group_resamples(
     inputs: np.ndarray, signed_outputs: np.ndarray, costs: np.ndarray, decimals: int = 9
@@ -82,16 +78,21 @@ def group_resamples(
 
 
 def pareto_group_indices(
-    groups: Groups, min_pareto_cost_fraction: float = 0.2, conservative: bool = True
+    groups: Groups, min_pareto_cost_fraction: float = 0.2, conservative: bool = True,
+    observation_costs: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Indices of the Pareto groups, sorted by increasing mean cost."""
+    """Indices of the Pareto groups, sorted by increasing mean cost. The cheap threshold is the
+    ``min_pareto_cost_fraction`` quantile of the group mean costs, or of
+    ``observation_costs`` when given."""
     g = len(groups)
     if g == 0:
         return np.zeros(0, dtype=np.int64)
     if not 0.0 <= min_pareto_cost_fraction < 1.0:
         raise ValueError("min_pareto_cost_fraction must be in [0, 1)")
     costs = groups.mean_cost
-    threshold = np.quantile(costs, min_pareto_cost_fraction)
+    threshold = np.quantile(costs if observation_costs is None else observation_costs,
+                            min_pareto_cost_fraction)
+    threshold = max(threshold, costs.min())  # a resampled group's mean may exceed its runs'
     cheap = np.flatnonzero(costs <= threshold)
     if conservative:
         resampled = cheap[groups.count[cheap] > 1]

@@ -28,9 +28,12 @@ def _save(fig, path: str | os.PathLike) -> str:
 
 
 def plot_pareto_front(opt: CARBS, path: str | os.PathLike, cost_label: str = "cost",
-                      output_label: str = "output") -> str:
-    """All observations (coloured by order), the Pareto front as a step line, failures as red
-    crosses along the top of the plot. Log cost axis."""
+                      output_label: str = "output", show_search_origins: bool = True) -> str:
+    """All observations (coloured by order); the observed cost/output Pareto front (every group
+    of runs that beats all cheaper ones, cheapest runs included) as a step line; with
+    ``show_search_origins`` the groups CARBS searches around (its search front, whose cheap end
+    ``min_pareto_cost_fraction`` collapses) as open circles; failures as red crosses along the
+    top of the plot. Log cost axis."""
     obs = opt.observations
     fig = Figure(figsize=(6.5, 4.5))
     ax = fig.subplots()
@@ -40,11 +43,17 @@ def plot_pareto_front(opt: CARBS, path: str | os.PathLike, cost_label: str = "co
         sc = ax.scatter([o.cost for _, o in ok], [o.output for _, o in ok], c=idx, cmap="viridis",
                         s=18, alpha=0.8, label="observations")
         fig.colorbar(sc, ax=ax, label="observation #")
-    front = opt.pareto_front()
+    front = opt.pareto_front(observed=True)
     if front:
-        ax.step([g.cost for g in front], [g.output for g in front], where="post", color="C3",
-                lw=1.8, label="Pareto front")
-        ax.scatter([g.cost for g in front], [g.output for g in front], color="C3", s=30, zorder=3)
+        costs, outputs = [g.cost for g in front], [g.output for g in front]
+        ax.step(costs, outputs, where="post", color="C3", lw=1.8, label="Pareto front")
+        ax.scatter(costs, outputs, color="C3", s=30, zorder=3)
+    if show_search_origins:
+        origins = opt.pareto_front()
+        if origins:
+            ax.scatter([g.cost for g in origins], [g.output for g in origins], s=90,
+                       facecolors="none", edgecolors="k", lw=1.2, zorder=4,
+                       label="search origins (CARBS front)")
     fails = [o.cost for o in obs if o.is_failure]
     if fails:
         ax.scatter(fails, np.ones(len(fails)), transform=ax.get_xaxis_transform(), marker="x",
@@ -61,9 +70,10 @@ def plot_pareto_front(opt: CARBS, path: str | os.PathLike, cost_label: str = "co
 
 
 def plot_params_vs_cost(opt: CARBS, path: str | os.PathLike, cost_label: str = "cost") -> str:
-    """Each parameter's value along the Pareto front against cost (log axes where the space
-    is logarithmic; categories by index)."""
-    front = opt.pareto_front()
+    """Each parameter's value along the observed Pareto front (as drawn by
+    :func:`plot_pareto_front`) against cost (log axes where the space is logarithmic;
+    categories by index)."""
+    front = opt.pareto_front(observed=True)
     params = opt.params
     ncol = min(3, len(params))
     nrow = math.ceil(len(params) / ncol)

@@ -14,7 +14,7 @@ where CARBS searches and where the Gaussian processes live:
 Integer spaces round in param space (to multiples of ``rounding_factor``) and map back.
 
 Integer reachability: a Normal(0, radius) step in basic space must be able to reach the
-neighbouring integer. If the basic-space gap to the neighbour of the search centre exceeds the
+neighbouring integer. If the basic-space gap to the neighbour of the search center exceeds the
 search radius, then: when ``scale`` was left at its default (``None``), CARBS picks the scale that
 makes the gap equal to the radius and logs a WARNING; when the user set ``scale`` explicitly, it
 raises ``ValueError`` naming the parameter and the smallest scale that works.
@@ -53,8 +53,6 @@ class Space:
     scale: float | None = None
     is_integer: bool = False
     rounding_factor: int = 1
-
-    kind = "numeric"
 
     def __post_init__(self) -> None:
         name = type(self).__name__
@@ -213,7 +211,6 @@ class CategoricalSpace:
     choices: Sequence[Any] = field(default_factory=list)
     mutation_probability: float = 0.2
 
-    kind = "categorical"
     is_integer = False
 
     def __post_init__(self) -> None:
@@ -287,7 +284,7 @@ def space_from_json(d: dict) -> AnySpace:
 
 @dataclass(frozen=True)
 class Param:
-    """A named hyperparameter: its space and its search centre (a good first guess)."""
+    """A named hyperparameter: its space and its search center (a good first guess)."""
 
     name: str
     space: AnySpace
@@ -317,7 +314,7 @@ class Param:
         if not bool(self.space.contains(rounded)):
             raise ValueError(
                 f"Param {self.name!r}: search_center {self.search_center} is outside the space "
-                f"bounds [{self.space.min}, {self.space.max}] (or its domain); move the centre "
+                f"bounds [{self.space.min}, {self.space.max}] (or its domain); move the center "
                 "inside or widen min/max"
             )
         object.__setattr__(self, "search_center", self.space.to_python(rounded))

@@ -1,52 +1,73 @@
-"""Versioned JSON state: save / load / warm start. No pickle; loading never executes code.
+"""The CARBS state file: versioned JSON, read and written safely. No pickle; loading never
+executes code, and every record is validated before an optimiser is built from it.
 
-The state holds the schema version, the config, the parameters and their spaces, every
-observation, the outstanding suggestions, the RNG states (numpy bit generator state and the
-torch generator's byte state as a list) and the GP hyperparameters used as warm starts, so a
-loaded optimiser continues exactly: it makes the same next suggestion as the original.
+This module is the file-format layer only: it knows the JSON layout, not the optimiser. The
+optimiser turns itself into a dict with :meth:`carbs.CARBS.state_dict` and back with
+:meth:`carbs.CARBS.from_state_dict`; :meth:`carbs.CARBS.save` / :meth:`carbs.CARBS.load`
+use :func:`write_state_file` / :func:`read_state_file` below.
+
+Layout (schema version 1)::
+
+    {"format": "carbs-state", "schema_version": 1,
+     "config": {CARBSConfig fields}, "params": [Param.to_json()...],
+     "observations": [{"config", "output", "cost", "is_failure", "suggestion_id"}...],
+     "outstanding": [{"suggestion_id", "config", "predictions"}...],
+     "predictions": {suggestion_id: {...}}, "obs_at_last_resample": int,
+     "search_radius": {"factor", "hits", "misses"},
+     "rng": {"numpy": bit generator state, "torch": [bytes]},
+     "hyperparameters": {GP raw hyperparameters}}
+
+Non-finite floats are written as ``null`` (standard JSON) and read back as NaN.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import datetime as _dt
 import json
 import logging
 import math
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-import torch
 
-from carbs.config import CARBSConfig, Observation, Suggestion
-from carbs.spaces import Param
-
-if TYPE_CHECKING:
-    from carbs.optimizer import CARBS
+from carbs.config import Observation
 
 logger = logging.getLogger("carbs")
 
 __all__ = [
+    "FORMAT",
     "SCHEMA_VERSION",
-    "load_state",
-    "optimizer_from_dict",
-    "save_state",
-    "state_to_dict",
-    "warm_start",
+    "StateFileError",
+    "atomic_write_text",
+    "check_state_dict",
+    "jsonable",
+    "read_state_file",
+    "utc_now",
+    "warm_start_observations",
+    "write_state_file",
 ]
 
 SCHEMA_VERSION = 1
-_FORMAT = "carbs-state"
+FORMAT = "carbs-state"
+REQUIRED_KEYS = ("config", "params", "observations", "outstanding", "rng")
 
 
-def _jsonable(x: Any) -> Any:
-    """Recursively turn numpy scalars into Python values and non-finite floats into None."""
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
+class StateFileError(ValueError):
+    """A state file (or dict) that cannot be loaded; the message names the file and the field."""
+
+
+def jsonable(x: Any) -> Any:
+    """Recursively turn numpy scalars/arrays into Python values and non-finite floats into None."""
+    if isinstance(x, Mapping):
+        return {str(k): jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
+        return [jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return jsonable(x.tolist())
     if isinstance(x, np.generic):
         x = x.item()
     if isinstance(x, float) and not math.isfinite(x):
@@ -54,74 +75,25 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
-def _float(v: Any) -> float:
-    return float("nan") if v is None else float(v)
+def utc_now() -> str:
+    """The current UTC time, ISO-8601 with seconds (the journal's and records' timestamps)."""
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def state_to_dict(opt: CARBS) -> dict[str, Any]:
-    """The optimiser's full state as a JSON-safe dict."""
-    with opt._lock:
-        return _jsonable({
-            "format": _FORMAT,
-            "schema_version": SCHEMA_VERSION,
-            "config": dataclasses.asdict(opt.config),
-            "params": [p.to_json() for p in opt.params],
-            "observations": [dataclasses.asdict(o) for o in opt._observations],
-            "outstanding": [dataclasses.asdict(s) for s in opt._outstanding.values()],
-            "predictions": opt._predictions,
-            "obs_at_last_resample": opt._obs_at_last_resample,
-            "search_radius": {"factor": opt._radius_factor, "hits": opt._front_hits,
-                              "misses": opt._front_misses},
-            "rng": {
-                "numpy": opt.rng.bit_generator.state,
-                "torch": opt.torch_generator.get_state().tolist(),
-            },
-            "hyperparameters": opt.surrogates.hyperparameters(),
-        })
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
-def optimizer_from_dict(d: dict[str, Any]) -> CARBS:
-    """Rebuild an optimiser from :func:`state_to_dict` output."""
-    from carbs.optimizer import CARBS
-
-    if not isinstance(d, dict) or d.get("format") != _FORMAT:
-        raise ValueError("not a CARBS state: the JSON lacks format='carbs-state'")
-    version = d.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise ValueError(
-            f"state schema_version {version!r} is not supported (this carbs reads version "
-            f"{SCHEMA_VERSION}); upgrade carbs or re-create the state"
-        )
-    cfg = CARBSConfig(**d["config"])
-    params = [Param.from_json(p) for p in d["params"]]
-    opt = CARBS(cfg, params)
-    for o in d["observations"]:
-        obs = Observation(o["config"], _float(o["output"]), float(o["cost"]),
-                          bool(o["is_failure"]), o.get("suggestion_id"))
-        opt._observations.append(obs)
-        opt._obs_basic.append(opt.encoder.to_basic([obs.config])[0])
-    for s in d["outstanding"]:
-        opt._outstanding[s["suggestion_id"]] = Suggestion(s["suggestion_id"], s["config"],
-                                                          s.get("predictions") or {})
-    opt._predictions = dict(d.get("predictions") or {})
-    opt._obs_at_last_resample = int(d.get("obs_at_last_resample", 0))
-    radius = d.get("search_radius") or {}
-    opt._radius_factor = float(radius.get("factor", 1.0))
-    opt._front_hits = int(radius.get("hits", 0))
-    opt._front_misses = int(radius.get("misses", 0))
-    opt.rng.bit_generator.state = d["rng"]["numpy"]
-    opt.torch_generator.set_state(torch.tensor(d["rng"]["torch"], dtype=torch.uint8))
-    opt.surrogates.set_hyperparameters(d.get("hyperparameters") or {})
-    return opt
-
-
-def save_state(opt: CARBS, path: str | os.PathLike) -> None:
-    """Write the state as JSON atomically (temporary file in the same folder + os.replace)."""
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: a temporary file in the same folder, fsync, then
+    ``os.replace``, so a reader (or a crash) never sees a half-written file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(state_to_dict(opt), indent=1, allow_nan=False)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; use the usual mode
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()
@@ -131,33 +103,74 @@ def save_state(opt: CARBS, path: str | os.PathLike) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def write_state_file(path: str | os.PathLike, state: dict[str, Any]) -> None:
+    """Write a state dict (from :meth:`CARBS.state_dict`) as standard JSON, atomically."""
+    text = json.dumps(jsonable(state), indent=1, allow_nan=False)
+    atomic_write_text(path, text)
     logger.debug("saved CARBS state to %s", path)
 
 
-def load_state(path: str | os.PathLike) -> CARBS:
-    """Load a state saved by :func:`save_state`."""
-    with open(path) as f:
-        return optimizer_from_dict(json.load(f))
+def read_state_file(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and structurally check a state file; errors name the file and what is wrong."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise StateFileError(f"{path}: no such CARBS state file") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as e:
+        raise StateFileError(f"{path}: cannot read the CARBS state file ({e})") from None
+    if not text.strip():
+        raise StateFileError(f"{path}: the CARBS state file is empty (a crash while writing it? "
+                             "states are written atomically, so this file was made elsewhere)")
+    try:
+        d = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise StateFileError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}, column "
+                             f"{e.colno}); the file is truncated or corrupt") from None
+    check_state_dict(d, source=str(path))
+    return d
 
 
-def warm_start(config: CARBSConfig, params: list[Param], from_state: str | os.PathLike | dict,
-               fixed_values: dict[str, Any] | None = None,
-               recenter_on_best: bool = False) -> CARBS:
-    """A new optimiser that starts from an earlier sweep's observations.
+def check_state_dict(d: Any, source: str = "state") -> None:
+    """Check the top-level layout of a state dict: format, schema version, required keys and
+    their types. Record-level checks happen when the optimiser is rebuilt."""
+    if not isinstance(d, dict) or d.get("format") != FORMAT:
+        raise StateFileError(f"{source}: not a CARBS state: the JSON lacks format='{FORMAT}'")
+    version = d.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise StateFileError(
+            f"{source}: state schema_version {version!r} is not supported (this carbs reads "
+            f"version {SCHEMA_VERSION}); upgrade carbs or re-create the state"
+        )
+    missing = [k for k in REQUIRED_KEYS if k not in d]
+    if missing:
+        raise StateFileError(f"{source}: the state lacks the key(s) {missing}; the file is "
+                             "incomplete or was not written by carbs")
+    for key, kind in (("config", dict), ("params", list), ("observations", list),
+                      ("outstanding", list), ("rng", dict)):
+        if not isinstance(d[key], kind):
+            raise StateFileError(f"{source}: '{key}' must be a JSON "
+                                 f"{'object' if kind is dict else 'array'}, got "
+                                 f"{type(d[key]).__name__}")
 
-    New parameters (absent from the old state) need a value in ``fixed_values``, used for every
-    old observation. Old observations outside the new bounds are skipped (WARNING). With
-    ``recenter_on_best`` the search centre moves to the best successful old observation.
+
+def _float_or_nan(v: Any) -> float:
+    return math.nan if v is None else v
+
+
+def warm_start_observations(d: dict[str, Any], new_names: Sequence[str],
+                            fixed_values: Mapping[str, Any] | None,
+                            source: str = "state") -> list[Observation]:
+    """The old observations of state ``d`` as records for a new search space.
+
+    New parameters (absent from the old state) take their value from ``fixed_values``; the
+    old state may not have parameters that the new space lacks. Raises ``ValueError`` naming
+    the parameters otherwise. Values are not validated here: the caller observes them.
     """
-    from carbs.optimizer import CARBS
-
-    if isinstance(from_state, dict):
-        d = from_state
-    else:
-        with open(from_state) as f:
-            d = json.load(f)
-    old_names = [p["name"] for p in d.get("params", [])]
-    new_names = [p.name for p in params]
+    check_state_dict(d, source)
+    old_names = [p.get("name") for p in d["params"] if isinstance(p, dict)]
     fixed = dict(fixed_values or {})
     unknown_fixed = sorted(set(fixed) - set(new_names))
     if unknown_fixed:
@@ -165,8 +178,8 @@ def warm_start(config: CARBSConfig, params: list[Param], from_state: str | os.Pa
     dropped = sorted(set(old_names) - set(new_names))
     if dropped:
         raise ValueError(
-            f"the old state has parameter(s) {dropped} that the new params lack; add them as "
-            "Params (e.g. with the value they had as search_center)"
+            f"{source}: the old state has parameter(s) {dropped} that the new params lack; add "
+            "them as Params (e.g. with the value they had as search_center)"
         )
     missing = sorted(set(new_names) - set(old_names) - set(fixed))
     if missing:
@@ -174,26 +187,11 @@ def warm_start(config: CARBSConfig, params: list[Param], from_state: str | os.Pa
             f"new parameter(s) {missing} have no value for the old observations; pass them in "
             "fixed_values={name: value}"
         )
-    old_obs = [
-        Observation({**o["config"], **{k: v for k, v in fixed.items() if k not in o["config"]}},
-                    _float(o["output"]), float(o["cost"]), bool(o["is_failure"]),
-                    o.get("suggestion_id"))
-        for o in d.get("observations", [])
-    ]
-    if recenter_on_best:
-        ok = [o for o in old_obs if not o.is_failure and math.isfinite(o.output)]
-        if ok:
-            best = max(ok, key=lambda o: config.better_direction_sign * o.output)
-            params = [Param(p.name, p.space, best.config[p.name]) for p in params]
-    opt = CARBS(config, params)
-    skipped = 0
-    for o in old_obs:
-        try:
-            opt.observe(o.config, o.output, o.cost, is_failure=o.is_failure,
-                        suggestion_id=o.suggestion_id)
-        except ValueError as e:
-            skipped += 1
-            logger.debug("warm start: skipped an old observation: %s", e)
-    if skipped:
-        logger.warning("warm start: skipped %d old observation(s) outside the new spaces", skipped)
-    return opt
+    out = []
+    for i, o in enumerate(d["observations"]):
+        if not isinstance(o, dict) or not isinstance(o.get("config"), dict):
+            raise StateFileError(f"{source}: observations[{i}] is not an object with a 'config'")
+        config = {**o["config"], **{k: v for k, v in fixed.items() if k not in o["config"]}}
+        out.append(Observation(config, _float_or_nan(o.get("output")), o.get("cost"),
+                               bool(o.get("is_failure", False)), o.get("suggestion_id")))
+    return out

@@ -11,6 +11,10 @@
 
 Hyperparameters persist between calls (warm starts); fits run on a stable subsample of at most
 ``max_fit_points`` points, the posteriors condition on all points.
+
+The GP itself (:class:`GaussianProcess`) and the gpytorch settings for exact algebra
+(:class:`exact_settings`) live in ``carbs._gp`` and are re-exported here, the public home of the
+model layer (the latency benchmark builds its reference procedure from them).
 """
 
 from __future__ import annotations
@@ -28,11 +32,19 @@ from sklearn.gaussian_process import GaussianProcessClassifier
 from sklearn.gaussian_process.kernels import ConstantKernel, Matern
 from sklearn.preprocessing import QuantileTransformer
 
-from carbs._gp import GaussianProcess
+from carbs._gp import GaussianProcess, exact_settings
 
 logger = logging.getLogger("carbs")
 
-__all__ = ["CostScaler", "OutputWarp", "SuccessModel", "SurrogateSet", "fit_subsample"]
+__all__ = [
+    "CostScaler",
+    "GaussianProcess",
+    "OutputWarp",
+    "SuccessModel",
+    "SurrogateSet",
+    "exact_settings",
+    "fit_subsample",
+]
 
 
 class OutputWarp:
@@ -47,6 +59,11 @@ class OutputWarp:
     def __call__(self, signed_outputs: np.ndarray) -> np.ndarray:
         y = np.asarray(signed_outputs, dtype=np.float64).reshape(-1, 1)
         return self.qt.transform(y).reshape(-1)
+
+    def inverse(self, warped: np.ndarray) -> np.ndarray:
+        """Warped scores back to signed outputs (clamped to the observed range)."""
+        w = np.asarray(warped, dtype=np.float64).reshape(-1, 1)
+        return self.qt.inverse_transform(w).reshape(-1)
 
 
 class CostScaler:

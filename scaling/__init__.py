@@ -15,6 +15,7 @@ from scaling.chinchilla import (
     group_budgets,
     isoflop_minima,
 )
+from scaling.datasets import chinchilla_epoch, chinchilla_epoch_path
 from scaling.frontier import group_resamples, pareto_front
 from scaling.io import find_table_file, from_epoch, is_epoch_table, load_table
 from scaling.parametric import default_grid
@@ -24,6 +25,7 @@ from scaling.powerlaw import (
     SaturatingFit,
     extrapolation_decades,
     fit_power_law,
+    fit_power_laws,
     fit_saturating,
 )
 from scaling.report import ReportConfig, run_report
@@ -36,6 +38,8 @@ __all__ = [
     "ReportConfig",
     "SaturatingFit",
     "chinchilla_data",
+    "chinchilla_epoch",
+    "chinchilla_epoch_path",
     "closed_form_allocation",
     "default_grid",
     "extrapolation_decades",
@@ -44,6 +48,7 @@ __all__ = [
     "fit_approach2",
     "fit_approach3",
     "fit_power_law",
+    "fit_power_laws",
     "fit_saturating",
     "from_epoch",
     "group_budgets",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import sys
 
 from scaling.report import ReportConfig, run_report
@@ -32,9 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
                      "table), .csv, .parquet, or a sweep directory (searched for journal.sqlite, "
                      "journal.db, *.sqlite, *.sqlite3, *.db, trials.parquet, *.parquet, "
                      "trials.csv, *.csv, top level first)")
-    rep.add_argument("--out", default=None, help="output directory (default: <stem>_scaling "
-                     "next to a file, the sweep directory itself for a directory; ./<stem>_scaling "
-                     "when that place is read-only)")
+    rep.add_argument("--out", default=None, help="output directory, owned by the report: it "
+                     "is replaced as a whole when the new report is complete, so it must be new, "
+                     "empty or an earlier report (default: <stem>_scaling next to a file, "
+                     "<dir>/scaling for a sweep directory; ./<stem>_scaling when that place is "
+                     "read-only)")
     rep.add_argument("--cost-column", default="cost", help="cost column for the Pareto front "
                      "and its laws, e.g. cost, metric.flops, metric.wall_seconds")
     rep.add_argument("--output-column", default="output", help="objective column")
@@ -60,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
                      help="cost / compute budget at which to predict (repeatable; default 10x "
                           "and 100x the largest cost in the data)")
     rep.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    rep.add_argument("--max-param-plots", type=int, default=12, metavar="N",
+                     help="plot (and tabulate predictions of) the N param.* laws with the "
+                          "strongest trend; every law is in summary.json / summary.csv")
+    rep.add_argument("--all-params", action="store_true",
+                     help="plot and tabulate every param.* law (overrides --max-param-plots)")
     rep.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
     rep.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser
@@ -77,9 +85,10 @@ def main(argv: list[str] | None = None) -> int:
                            format=args.format, spaces=dict(args.space),
                            drop_highest=args.drop_highest, isoflop_tol=args.isoflop_tol,
                            budgets=args.budget, plots=not args.no_plots,
-                           progress=not args.quiet)
+                           progress=not args.quiet,
+                           max_param_plots=None if args.all_params else args.max_param_plots)
         records = run_report(cfg)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, OSError, sqlite3.Error) as err:  # bad input: a message, not a traceback
         print(f"error: {err}", file=sys.stderr)
         return 2
     for rec in records:

@@ -30,6 +30,10 @@ EPOCH_COLUMNS = ("Model Size", "Training FLOP", "loss")
 _SQLITE_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 _DIR_PATTERNS = ("journal.sqlite", "journal.db", "*.sqlite", "*.sqlite3", "*.db",
                  "trials.parquet", "*.parquet", "trials.csv", "*.csv")
+#: Marker file of a directory written by ``scaling report`` (its files are never trial tables).
+REPORT_MARKER = ".scaling-report.json"
+#: Seconds to wait for a SQLite journal that a running sweep holds locked.
+SQLITE_TIMEOUT_S = 5.0
 
 
 def is_epoch_table(df: pd.DataFrame) -> bool:
@@ -68,7 +72,7 @@ def find_table_file(directory: str | Path) -> Path:
     for recursive in (False, True):
         for pattern in _DIR_PATTERNS:
             hits = sorted(directory.rglob(pattern) if recursive else directory.glob(pattern))
-            hits = [h for h in hits if h.is_file()]
+            hits = [h for h in hits if h.is_file() and not _in_report(h, directory)]
             if hits:
                 if len(hits) > 1:
                     logger.info("several %s files in %s; using %s", pattern, directory, hits[0])
@@ -79,14 +83,66 @@ def find_table_file(directory: str | Path) -> Path:
         f"pass the file path directly.")
 
 
+def _in_report(path: Path, root: Path) -> bool:
+    """True for files inside a report directory (marker file, or an older report's
+    ``summary.json`` beside ``summary.csv``) below ``root``: never read them as trial tables."""
+    for folder in path.parents:
+        if (folder / REPORT_MARKER).exists() or (
+                path.name == "summary.csv" and folder == path.parent
+                and (folder / "summary.json").exists()):
+            return True
+        if folder == root:
+            return False
+    return False
+
+
 def _read_sqlite(path: Path) -> pd.DataFrame:
     uri = f"file:{path.resolve()}?mode=ro"
-    with sqlite3.connect(uri, uri=True) as con:
-        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "trials" not in tables:
-            raise ValueError(f"SQLite file {path} has no table named 'trials' (found "
-                             f"{sorted(tables)}); point SRC at a sweep journal.")
-        return pd.read_sql("SELECT * FROM trials", con)
+    try:
+        con = sqlite3.connect(uri, uri=True, timeout=SQLITE_TIMEOUT_S)
+        try:
+            tables = {r[0] for r in
+                      con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if "trials" not in tables:
+                raise ValueError(f"SQLite file {path} has no table named 'trials' (found "
+                                 f"{sorted(tables)}); point SRC at a sweep journal.")
+            return pd.read_sql("SELECT * FROM trials", con)
+        finally:
+            con.close()
+    except sqlite3.OperationalError as err:
+        if "locked" in str(err) or "busy" in str(err):
+            raise ValueError(f"SQLite journal {path} is locked by another process (waited "
+                             f"{SQLITE_TIMEOUT_S:g} s): retry when the sweep has written its "
+                             f"row, or export it first (python -m carbs export).") from err
+        raise ValueError(f"cannot read SQLite journal {path}: {err}") from err
+    except sqlite3.DatabaseError as err:
+        raise ValueError(f"{path} is not a readable SQLite journal ({err}): the file is "
+                         f"corrupt or not a database; point SRC at the sweep's journal or an "
+                         f"exported CSV / Parquet table.") from err
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    with open(path, "rb") as f:
+        head = f.read(8192)
+    if b"\x00" in head:
+        raise ValueError(f"{path} is not a text CSV file (it holds binary data); pass the "
+                         f"sweep's CSV export, a .parquet file or the SQLite journal.")
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError as err:
+        raise ValueError(f"{path} is empty (no header row): export the sweep's trials into "
+                         f"it, or pass the sweep directory / journal.") from err
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise ValueError(f"{path} is not a readable CSV file ({err}); pass a comma-separated "
+                         f"UTF-8 table with a header row (output, cost, param.*, ...).") from err
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
+        raise ValueError(f"{path} is not a readable Parquet file ({err}); re-export the "
+                         f"table or pass the CSV / journal instead.") from err
 
 
 def load_table(src: TableSource, format: TableFormat = "auto") -> pd.DataFrame:
@@ -113,17 +169,24 @@ def load_table(src: TableSource, format: TableFormat = "auto") -> pd.DataFrame:
         if suffix in _SQLITE_SUFFIXES:
             df = _read_sqlite(path)
         elif suffix == ".csv":
-            df = pd.read_csv(path)
+            df = _read_csv(path)
         elif suffix in (".parquet", ".pq"):
-            df = pd.read_parquet(path)
+            df = _read_parquet(path)
         else:
             raise ValueError(f"unsupported table file {path}: use .sqlite/.db (journal), "
                              f".csv or .parquet.")
+    name = "the DataFrame" if isinstance(src, pd.DataFrame) else str(path)
     if format == "epoch" or (format == "auto" and is_epoch_table(df) and "output" not in df):
-        out = from_epoch(df)
+        try:
+            out = from_epoch(df)
+        except ValueError as err:
+            raise ValueError(f"{name}: {err}") from err
         out.attrs["format"] = "epoch"
+        out.attrs["source"] = name
         return out
-    return _coerce_numeric(df)
+    df = _coerce_numeric(df, name)
+    df.attrs["source"] = name
+    return df
 
 
 def _expand_json_columns(df: pd.DataFrame) -> pd.DataFrame:
@@ -141,16 +204,72 @@ def _expand_json_columns(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-def _coerce_numeric(df: pd.DataFrame) -> pd.DataFrame:
+def _coerce_numeric(df: pd.DataFrame, name: str = "the table") -> pd.DataFrame:
+    """Make number columns numeric; values that are not numbers become NaN, and how many (with
+    examples) is logged and kept in ``df.attrs["non_numeric"]`` (column -> (count, examples))."""
     df = _expand_json_columns(df)
-    for col in df.columns:
+    non_numeric: dict[str, tuple[int, list[str]]] = {}
+    converted: dict[str, pd.Series] = {}
+    for col, dtype in zip(df.columns, df.dtypes):
+        if pd.api.types.is_numeric_dtype(dtype):
+            continue
         if col in ("output", "cost") or col.startswith("metric."):
-            df[col] = pd.to_numeric(df[col], errors="coerce")
-        elif col.startswith("param.") and not pd.api.types.is_numeric_dtype(df[col]):
+            conv = pd.to_numeric(df[col], errors="coerce")
+            lost = df[col].notna() & conv.isna()
+            if lost.any():
+                examples = list(dict.fromkeys(str(v) for v in df[col][lost]))[:3]
+                non_numeric[col] = (int(lost.sum()), examples)
+            converted[col] = conv
+        elif col.startswith("param."):
             conv = pd.to_numeric(df[col], errors="coerce")
             if conv.notna().sum() == df[col].notna().sum():  # keep categoricals as they are
-                df[col] = conv
+                converted[col] = conv
+    if converted:
+        df = df.assign(**converted)
+    for col, (count, examples) in non_numeric.items():
+        logger.warning("%s: column %r has %d of %d value(s) that are not numbers (e.g. %s); "
+                       "they are read as missing, so those rows are left out of the fits",
+                       name, col, count, len(df), ", ".join(repr(e) for e in examples))
+    df.attrs["non_numeric"] = non_numeric
     return df
+
+
+def describe_unusable(df: pd.DataFrame, columns: list[str]) -> tuple[int, str]:
+    """How many rows :func:`ok_rows` keeps, and why the others are left out (one line).
+
+    Example: ``(15, "25 of 40 rows left out: 25 with a non-numeric 'output' (e.g. 'oops',
+    'n/a')")``.
+    """
+    total = len(df)
+    keep = np.ones(total, dtype=bool)
+    reasons = []
+    if "status" in df.columns:
+        status = df["status"].astype(str).to_numpy()
+        bad = status != "ok"
+        if bad.any():
+            counts = pd.Series(status[bad]).value_counts()
+            reasons.append(f"{int(bad.sum())} with status != 'ok' ("
+                           + ", ".join(f"{k}: {v}" for k, v in counts.items()) + ")")
+        keep &= ~bad
+    non_numeric = df.attrs.get("non_numeric", {})
+    for col in columns:
+        if col not in df.columns:
+            continue
+        values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(values) & keep
+        if bad.any():
+            if col in non_numeric:
+                count, examples = non_numeric[col]
+                reasons.append(f"{int(bad.sum())} with a missing, infinite or non-numeric "
+                               f"{col!r} ({count} not numbers, e.g. "
+                               + ", ".join(repr(e) for e in examples) + ")")
+            else:
+                reasons.append(f"{int(bad.sum())} with a missing or infinite {col!r}")
+        keep &= ~bad
+    n_ok = int(keep.sum())
+    if n_ok == total:
+        return n_ok, f"all {total} rows usable"
+    return n_ok, f"{total - n_ok} of {total} rows left out: " + "; ".join(reasons)
 
 
 def require_columns(df: pd.DataFrame, columns: list[str], purpose: str) -> None:

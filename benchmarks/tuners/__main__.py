@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"comma list or 'all': {','.join(TUNER_NAMES)} (also: {','.join(EXTRA_TUNERS)})",
     )
     p.add_argument(
-        "--seeds", type=int, default=None, help="number of seeds 0..N-1 (default 10; --quick 2)"
+        "--seeds", type=int, default=None, help="number of seeds 0..N-1 (default 10; --quick 1)"
     )
     p.add_argument(
         "--budget",
@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", type=Path, default=None, help="output directory (default runs/tuners[-quick])"
     )
-    p.add_argument("--quick", action="store_true", help="small setting: quick budgets, 2 seeds")
+    p.add_argument("--quick", action="store_true", help="small setting: quick budgets, 1 seed")
     p.add_argument(
         "--workers",
         type=int,
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         tuners = _csv_list(args.tuners, TUNER_NAMES, "--tuners", EXTRA_TUNERS)
     except argparse.ArgumentTypeError as exc:
         build_parser().error(str(exc))
-    n_seeds = args.seeds if args.seeds is not None else (2 if args.quick else 10)
+    n_seeds = args.seeds if args.seeds is not None else (1 if args.quick else 10)
     if n_seeds < 1:
         build_parser().error("--seeds must be >= 1")
     if args.workers < 1:

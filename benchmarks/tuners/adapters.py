@@ -2,11 +2,11 @@
 
 Fairness (the same information for every tuner):
 - the same box (bounds, log/linear scale, integer constraints) from the problem's `Dim`s;
-- the same starting point: the problem's stated default, else the box centre in basic space
+- the same starting point: the problem's stated default, else the box center in basic space
   (geometric mid for log dims). Every tuner evaluates it exactly as its first trial: Optuna
   samplers get it enqueued, random search returns it first, and CARBS gets it as every param's
   ``search_center`` and is told its result as a plain observed config (CARBS alone would only
-  sample around its centre, never at it);
+  sample around its center, never at it);
 - the same number of initial random samples: CARBS's ``num_random_samples`` (4) is used as
   Optuna's ``n_startup_trials`` (Optuna's default of 10 would make short runs pure random);
 - the same seed, the same budget, and every tuner is charged the cost it spent;
@@ -35,9 +35,9 @@ class Tuner(ABC):
 
     name: str = ""
 
-    def __init__(self, dims: tuple[Dim, ...], centre: dict[str, Any], seed: int) -> None:
+    def __init__(self, dims: tuple[Dim, ...], center: dict[str, Any], seed: int) -> None:
         self.dims = dims
-        self.centre = dict(centre)
+        self.center = dict(center)
         self.seed = int(seed)
 
     @abstractmethod
@@ -50,35 +50,35 @@ class Tuner(ABC):
 
 
 class RandomSearch(Tuner):
-    """Uniform in each dimension's basic space (log-uniform for log dims); the centre first."""
+    """Uniform in each dimension's basic space (log-uniform for log dims); the center first."""
 
     name = "random"
 
-    def __init__(self, dims: tuple[Dim, ...], centre: dict[str, Any], seed: int) -> None:
-        super().__init__(dims, centre, seed)
+    def __init__(self, dims: tuple[Dim, ...], center: dict[str, Any], seed: int) -> None:
+        super().__init__(dims, center, seed)
         self._rng = np.random.default_rng([seed, 7919])
         self._n = 0
 
     def ask(self) -> dict[str, Any]:
         self._n += 1
-        return dict(self.centre) if self._n == 1 else sample_uniform(self.dims, self._rng)
+        return dict(self.center) if self._n == 1 else sample_uniform(self.dims, self._rng)
 
     def tell(self, config: dict[str, Any], output: float, cost: float, failed: bool) -> None:
         return None
 
 
 class OptunaTuner(Tuner):
-    """An Optuna sampler driven through `study.ask` / `study.tell`; the centre is enqueued."""
+    """An Optuna sampler driven through `study.ask` / `study.tell`; the center is enqueued."""
 
     def __init__(
         self,
         dims: tuple[Dim, ...],
-        centre: dict[str, Any],
+        center: dict[str, Any],
         seed: int,
         sampler_factory: Callable[[int], Any],
         name: str,
     ) -> None:
-        super().__init__(dims, centre, seed)
+        super().__init__(dims, center, seed)
         import optuna
         from optuna.distributions import FloatDistribution, IntDistribution
 
@@ -96,7 +96,7 @@ class OptunaTuner(Tuner):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self._study = optuna.create_study(direction="minimize", sampler=sampler_factory(seed))
-        self._study.enqueue_trial(dict(centre))
+        self._study.enqueue_trial(dict(center))
         self._trial: Any = None
 
     def ask(self) -> dict[str, Any]:
@@ -134,9 +134,9 @@ def _gp(seed: int) -> Any:
 
 
 class CarbsTuner(Tuner):
-    """CARBS (ours), cost-aware; every param's search centre is the shared starting point.
+    """CARBS (ours), cost-aware; every param's search center is the shared starting point.
 
-    The first trial is the centre itself, reported through ``observe(config_dict, ...)``; then
+    The first trial is the center itself, reported through ``observe(config_dict, ...)``; then
     every configuration comes from ``CARBS.suggest``.
 
     Each dimension's CARBS ``scale`` is chosen so that its whole range spans `basic_range`
@@ -149,12 +149,12 @@ class CarbsTuner(Tuner):
     def __init__(
         self,
         dims: tuple[Dim, ...],
-        centre: dict[str, Any],
+        center: dict[str, Any],
         seed: int,
         basic_range: float = 5.0,
         **config_overrides: Any,
     ) -> None:
-        super().__init__(dims, centre, seed)
+        super().__init__(dims, center, seed)
         if not (basic_range > 0 and math.isfinite(basic_range)):
             raise ValueError(
                 f"CarbsTuner: basic_range must be a positive number, got {basic_range}"
@@ -169,15 +169,15 @@ class CarbsTuner(Tuner):
             else:
                 scale = (d.high - d.low) / basic_range
                 space = LinearSpace(min=d.low, max=d.high, scale=scale, is_integer=d.integer)
-            params.append(Param(d.name, space, search_center=centre[d.name]))
+            params.append(Param(d.name, space, search_center=center[d.name]))
         cfg = CARBSConfig(better_direction_sign=-1, seed=seed, **config_overrides)
         self._opt = CARBS(cfg, params)
         self._suggestion: Any = None
-        self._centre_pending = True
+        self._center_pending = True
 
     def ask(self) -> dict[str, Any]:
-        if self._centre_pending:
-            self._suggestion = dict(self.centre)
+        if self._center_pending:
+            self._suggestion = dict(self.center)
         else:
             self._suggestion = self._opt.suggest()
         return dict(
@@ -195,7 +195,7 @@ class CarbsTuner(Tuner):
             is_failure=failed,
         )
         self._suggestion = None
-        self._centre_pending = False
+        self._center_pending = False
 
 
 TUNER_NAMES: tuple[str, ...] = ("carbs", "tpe", "gp", "random")
@@ -208,26 +208,33 @@ _CARBS_VARIANTS: dict[str, dict[str, Any]] = {
     "carbs-wide": {"basic_range": 2.0},
     "carbs-plain": {"is_pareto_group_selection_conservative": False},
     "carbs-adaptive": {"adaptive_search_radius": True},
+    # EXPERIMENTAL (issue 14 measurements)
+    "carbs-strata": {"is_cost_stratified": True},
+    "carbs-strata-e25": {"is_cost_stratified": True, "cost_range_extension": 0.25},
+    "carbs-strata-e1": {"is_cost_stratified": True, "cost_range_extension": 1.0},
+    "carbs-strata-q2": {"is_cost_stratified": True, "cost_stratum_fraction": 0.2},
+    "carbs-obsq": {"cost_quantile_over": "observations"},
+    "carbs-strata-obsq": {"is_cost_stratified": True, "cost_quantile_over": "observations"},
 }
 EXTRA_TUNERS: tuple[str, ...] = tuple(_CARBS_VARIANTS)
 
 
-def make_tuner(name: str, dims: tuple[Dim, ...], centre: dict[str, Any], seed: int) -> Tuner:
+def make_tuner(name: str, dims: tuple[Dim, ...], center: dict[str, Any], seed: int) -> Tuner:
     """Build a tuner by name: carbs | tpe | gp | random (| carbs-wide | carbs-plain).
 
     Raises:
         ValueError: unknown name.
     """
     if name == "random":
-        return RandomSearch(dims, centre, seed)
+        return RandomSearch(dims, center, seed)
     if name == "tpe":
-        return OptunaTuner(dims, centre, seed, _tpe, "tpe")
+        return OptunaTuner(dims, center, seed, _tpe, "tpe")
     if name == "gp":
-        return OptunaTuner(dims, centre, seed, _gp, "gp")
+        return OptunaTuner(dims, center, seed, _gp, "gp")
     if name == "carbs":
-        return CarbsTuner(dims, centre, seed)
+        return CarbsTuner(dims, center, seed)
     if name in _CARBS_VARIANTS:
-        tuner = CarbsTuner(dims, centre, seed, **_CARBS_VARIANTS[name])
+        tuner = CarbsTuner(dims, center, seed, **_CARBS_VARIANTS[name])
         tuner.name = name
         return tuner
     raise ValueError(f"unknown tuner {name!r}; choose from {list(TUNER_NAMES + EXTRA_TUNERS)}")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.tuners.space import Dim, centre_config, check_config
+from benchmarks.tuners.space import Dim, center_config, check_config
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class Problem(ABC):
         cost_window: (low, high) costs over which the found front is compared with the
             reference front (cost-aware problems only).
         budget / quick_budget: default budgets of the full and the --quick setting.
-        default: a stated "typical default" configuration; None means the box centre.
+        default: a stated "typical default" configuration; None means the box center.
         cost_unit: what the cost column measures.
     """
 
@@ -83,11 +83,11 @@ class Problem(ABC):
     default: dict[str, Any] | None = None
     cost_unit: str = "trials"
 
-    def search_centre(self) -> dict[str, Any]:
-        """Starting point given to every tuner: the stated default or the box centre."""
+    def search_center(self) -> dict[str, Any]:
+        """Starting point given to every tuner: the stated default or the box center."""
         if self.default is not None:
             return check_config(self.dims, dict(self.default))
-        return centre_config(self.dims)
+        return center_config(self.dims)
 
     def evaluate(self, config: dict[str, Any], rng: np.random.Generator) -> Evaluation:
         """Validate `config` (clip to bounds, round integers) and evaluate it."""
@@ -104,9 +104,9 @@ class Problem(ABC):
         """
         return None
 
-    def centre_value(self) -> float:
-        """Noise-free output of the search centre (every tuner's first point; RNG seed 0)."""
-        return float(self.evaluate(self.search_centre(), np.random.default_rng(0)).noise_free)
+    def center_value(self) -> float:
+        """Noise-free output of the search center (every tuner's first point; RNG seed 0)."""
+        return float(self.evaluate(self.search_center(), np.random.default_rng(0)).noise_free)
 
     def describe(self) -> str:
         """One line for logs and the README table."""

@@ -89,7 +89,7 @@ class ChinchillaProblem(Problem):
     cost_aware = True
     cost_window = (1e15, 1e21)
     budget = Budget(1e20, 100)
-    quick_budget = Budget(1e19, 20)
+    quick_budget = Budget(1e19, 12)
     cost_unit = "FLOPs (6ND)"
 
     def __init__(self) -> None:

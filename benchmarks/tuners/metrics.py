@@ -8,7 +8,7 @@ tuner is credited for what it actually found, not for lucky noise.
 - front gap: normalised area between the found front and the reference front in log-cost,
       gap = mean_{log c in window} [min(F(c), y_ref) - R(c)] / mean [y_ref - R(c)],
   where F(c) is the best output of a single found trial with cost <= c (trials within the
-  budget), R the reference front and y_ref = max(R(c_lo), output of the search centre) the
+  budget), R the reference front and y_ref = max(R(c_lo), output of the search center) the
   reference value (as a hypervolume's reference point). 0 = the reference front was found;
   1 = nothing better than y_ref (e.g. no better than the common starting point).
 - cost to target: cumulative cost at which the noise-free output first reached the target.
@@ -100,7 +100,7 @@ def run_metrics(trials: pd.DataFrame, problem: Problem, budget: float) -> pd.Dat
         inside = trials[trials["cumulative_cost"] <= budget * (1 + 1e-12)]
         optimum = float(np.min(_values(inside))) if len(inside) else math.nan
         reference = pooled_reference(trials, budget)
-    ref_value = problem.centre_value() if problem.cost_aware else math.nan
+    ref_value = problem.center_value() if problem.cost_aware else math.nan
     rows = []
     for (tuner, seed), run in trials.groupby(["tuner", "seed"], sort=False):
         best_full, best_quarter = best_so_far(run, np.array([budget, 0.25 * budget]))

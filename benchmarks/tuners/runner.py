@@ -86,7 +86,7 @@ def run_one(spec: RunSpec) -> RunResult:
     result = RunResult(spec)
     t_start = time.perf_counter()
     try:
-        tuner = make_tuner(spec.tuner, problem.dims, problem.search_centre(), spec.seed)
+        tuner = make_tuner(spec.tuner, problem.dims, problem.search_center(), spec.seed)
     except Exception as exc:  # noqa: BLE001 - a tuner that cannot start is reported
         result.tuner_error = f"init: {type(exc).__name__}: {exc}"
         logger.error("%s: %s\n%s", spec.sweep, result.tuner_error, traceback.format_exc())

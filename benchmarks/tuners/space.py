@@ -72,8 +72,8 @@ class Dim:
             return round(v)
         return v
 
-    def centre(self) -> float | int:
-        """Centre of the bounds in the basic space (geometric mid for log dims)."""
+    def center(self) -> float | int:
+        """Center of the bounds in the basic space (geometric mid for log dims)."""
         return self.from_unit(0.5)
 
 
@@ -82,9 +82,9 @@ def sample_uniform(dims: tuple[Dim, ...], rng: np.random.Generator) -> dict[str,
     return {d.name: d.from_unit(rng.uniform()) for d in dims}
 
 
-def centre_config(dims: tuple[Dim, ...]) -> dict[str, Any]:
-    """The centre of the box in basic space."""
-    return {d.name: d.centre() for d in dims}
+def center_config(dims: tuple[Dim, ...]) -> dict[str, Any]:
+    """The center of the box in basic space."""
+    return {d.name: d.center() for d in dims}
 
 
 def check_config(dims: tuple[Dim, ...], config: dict[str, Any]) -> dict[str, Any]:

@@ -77,7 +77,7 @@ _SETTINGS: dict[str, dict[str, Any]] = {
     "branin": {
         "margin": 0.1,
         "trials": 40,
-        "quick_trials": 10,
+        "quick_trials": 8,
         "bias": 2.0,
         "sigma": 0.05,
         "shift": [1.0, -1.0],
@@ -85,7 +85,7 @@ _SETTINGS: dict[str, dict[str, Any]] = {
     "hartmann6": {
         "margin": 0.3,
         "trials": 60,
-        "quick_trials": 10,
+        "quick_trials": 8,
         "bias": 0.5,
         "sigma": 0.02,
         "shift": 0.1,
@@ -93,7 +93,7 @@ _SETTINGS: dict[str, dict[str, Any]] = {
     "rosenbrock10": {
         "margin": 1000.0,
         "trials": 60,
-        "quick_trials": 10,
+        "quick_trials": 8,
         "bias": 20.0,
         "sigma": 1.0,
         "shift": 0.3,
@@ -155,7 +155,7 @@ class FidelityProblem(Problem):
         # Cost budget: the trial cap's worth of evaluations at fidelity 0.25 (random search
         # spends ~0.21 per trial on average); a trial cap of 2.5x the cost-free one.
         self.budget = Budget(0.25 * s["trials"], int(2.5 * s["trials"]))
-        self.quick_budget = Budget(0.25 * s["quick_trials"], 2 * s["quick_trials"])
+        self.quick_budget = Budget(0.25 * s["quick_trials"], int(1.5 * s["quick_trials"]))
         self.cost_window = (FIDELITY_MIN, 1.0)
         self.cost_unit = "full evaluations"
 

@@ -1,14 +1,17 @@
-"""Composer callbacks of the recipe: divergence detection and a per-step loss record."""
+"""Composer callbacks of the recipe: divergence detection, a per-step loss record and the
+run's wall clock (kept across resumes)."""
 from __future__ import annotations
 
 import math
+import time
+from typing import Any
 
 import torch
 from composer.core import Callback, State
 from composer.loggers import Logger
 from composer.utils import dist
 
-__all__ = ["DivergenceDetector", "DivergenceError", "LossHistory", "StreamEpoch"]
+__all__ = ["DivergenceDetector", "DivergenceError", "LossHistory", "RunClock", "StreamEpoch"]
 
 
 class DivergenceError(RuntimeError):
@@ -65,3 +68,40 @@ class StreamEpoch(Callback):
         dataset = getattr(state.dataloader, "dataset", None)
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(int(state.timestamp.epoch))
+
+
+class RunClock(Callback):
+    """Wall-clock seconds of training over the whole run, resumes included.
+
+    The clock starts at ``fit_start``; its ``state_dict`` (saved in every Composer checkpoint)
+    holds the seconds trained so far, and a resumed run loads them as :attr:`prior_seconds`, so
+    a run's reported time is counted whole (up to its last checkpoint, plus this process).
+    """
+
+    def __init__(self) -> None:
+        self.prior_seconds = 0.0
+        """Seconds trained by earlier processes of this run (from the checkpoint)."""
+        self._start: float | None = None
+
+    def fit_start(self, state: State, logger: Logger) -> None:
+        self._start = time.perf_counter()
+
+    def start(self) -> None:
+        """Start the clock now (for work outside ``fit``, e.g. evaluating a finished run)."""
+        self._start = time.perf_counter()
+
+    @property
+    def seconds(self) -> float:
+        """Seconds of this process since the clock started (0 before)."""
+        return 0.0 if self._start is None else time.perf_counter() - self._start
+
+    @property
+    def total_seconds(self) -> float:
+        """The whole run: earlier processes plus this one."""
+        return self.prior_seconds + self.seconds
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"wall_seconds": self.total_seconds}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.prior_seconds = float(state.get("wall_seconds", 0.0))

@@ -1,33 +1,51 @@
-"""Configuration of the LM recipe: dataclasses validated on construction.
+"""Configuration of the LM recipe: dataclasses that are also its Hydra schema.
 
-The Hydra yaml (``conf/lm.yaml`` and the groups ``conf/model``, ``conf/data``, ``conf/logger``)
-mirrors these dataclasses one to one; :func:`to_lm_config` turns a Hydra ``DictConfig`` (or a
-plain dict) into an :class:`LMConfig`, and every error names the offending field and its fix.
+Importing this module registers :class:`LMConfig` in Hydra's ConfigStore as ``base_lm``, the
+first entry of ``conf/lm.yaml``'s defaults list, so the group options (``conf/model``,
+``conf/data``, ``conf/logger``) hold only what differs from the defaults here, and OmegaConf
+checks field names and types as Hydra composes. ``__post_init__`` checks ranges and cross-field
+rules. :func:`to_lm_config` turns a Hydra ``DictConfig``, a plain dict or an ``LMConfig`` into a
+validated ``LMConfig``; every error starts with the field's path and says how to fix it.
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
 
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
+
 __all__ = ["DataConfig", "LMConfig", "LoggerConfig", "ModelConfig", "TrainConfig", "to_lm_config"]
+
+Count = Any
+"""A whole number the command line may write as ``2e6``. OmegaConf 2.3 has no ``int | float``
+type, so the schema leaves these few fields untyped and ``__post_init__`` turns the value into an
+``int`` (``1.5`` or ``"many"`` is an error naming the field)."""
 
 
 def _fail(field_name: str, message: str) -> None:
     raise ValueError(f"{field_name}: {message}")
 
 
-def _positive_int(field_name: str, value: Any) -> int:
-    """Accept ints and integral floats (``2e6`` from the command line); reject the rest."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        _fail(field_name, f"must be a positive integer, got {value!r}")
-    if isinstance(value, float) and (not math.isfinite(value) or value != int(value)):
-        _fail(field_name, f"must be a positive integer, got {value!r}")
-    if int(value) <= 0:
-        _fail(field_name, f"must be a positive integer, got {value!r}")
+def _count(field_name: str, value: Any, optional: bool = False) -> int | None:
+    """A positive :data:`Count` as an ``int`` (``None`` passes when ``optional``)."""
+    if value is None and optional:
+        return None
+    if (isinstance(value, bool) or not isinstance(value, (int, float))
+            or not float(value).is_integer() or value < 1):
+        _fail(field_name, f"must be a positive whole number, got {value!r}")
     return int(value)
+
+
+def _positive(section: str, obj: Any, *names: str) -> None:
+    """Each named field of ``obj`` must be > 0 (or None where the schema allows it)."""
+    for name in names:
+        value = getattr(obj, name)
+        if value is not None and not value > 0:
+            _fail(f"{section}.{name}", f"must be > 0, got {value!r}")
 
 
 def _choice(field_name: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -69,31 +87,26 @@ class ModelConfig:
     """Share the token embedding with the output projection."""
 
     def __post_init__(self) -> None:
-        self.d_model = _positive_int("model.d_model", self.d_model)
-        self.n_layers = _positive_int("model.n_layers", self.n_layers)
-        self.context_length = _positive_int("model.context_length", self.context_length)
+        _positive("model", self, "d_model", "n_layers", "context_length", "head_dim",
+                  "rel_buckets", "rel_max_distance")
         if self.head_dim is not None:
-            self.head_dim = _positive_int("model.head_dim", self.head_dim)
             if self.d_model % self.head_dim:
                 _fail("model.head_dim", f"d_model={self.d_model} is not divisible by "
                       f"head_dim={self.head_dim}; pick a head_dim that divides d_model")
             self.n_heads = self.d_model // self.head_dim
-        self.n_heads = _positive_int("model.n_heads", self.n_heads)
+        _positive("model", self, "n_heads")
         if self.d_model % self.n_heads:
             _fail("model.n_heads", f"d_model={self.d_model} is not divisible by "
                   f"n_heads={self.n_heads}; pick n_heads that divides d_model (or set head_dim)")
         if self.position == "rotary" and (self.d_model // self.n_heads) % 2:
             _fail("model.n_heads", f"rotary positions need an even head width, got "
                   f"{self.d_model // self.n_heads}; change n_heads/head_dim or use position=t5")
-        if not (isinstance(self.mlp_ratio, (int, float)) and self.mlp_ratio > 0):
-            _fail("model.mlp_ratio", f"must be > 0, got {self.mlp_ratio!r}")
-        if not (isinstance(self.dropout, (int, float)) and 0.0 <= self.dropout < 1.0):
+        _positive("model", self, "mlp_ratio")
+        if not 0.0 <= self.dropout < 1.0:
             _fail("model.dropout", f"must be in [0, 1), got {self.dropout!r}")
         _choice("model.position", self.position, ("rotary", "t5"))
         _choice("model.init", self.init, ("gpt2", "t5"))
-        self.rel_buckets = _positive_int("model.rel_buckets", self.rel_buckets)
-        self.rel_max_distance = _positive_int("model.rel_max_distance", self.rel_max_distance)
-        if self.rotary_base <= 1:
+        if not self.rotary_base > 1:
             _fail("model.rotary_base", f"must be > 1, got {self.rotary_base!r}")
 
     @property
@@ -128,15 +141,15 @@ class DataConfig:
     """JSON field holding the document text."""
     val_fraction: float = 0.01
     """Share of documents held out for validation (deterministic hash split)."""
-    val_tokens: int = 65536
+    val_tokens: Count = 65536
     """Size of the fixed validation set in tokens (rounded down to whole sequences)."""
-    max_bytes: int | None = None
+    max_bytes: Count = None
     """Cap on the corpus text read (in-memory corpora); ``None`` = all of it."""
     tokenizer: str | None = None
     """Path to a SentencePiece ``.model``; ``None`` = train one (BPE) and cache it."""
     vocab_size: int = 4096
     """Vocabulary size of a trained tokenizer."""
-    tokenizer_train_bytes: int = 5_000_000
+    tokenizer_train_bytes: Count = 5_000_000
     """How much text (bytes) a tokenizer is trained on."""
     cache_dir: str | None = None
     """Tokenizer cache; ``None`` = ``$TAYS_CACHE`` or ``~/.cache/tune-as-you-scale``."""
@@ -147,34 +160,32 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         _choice("data.name", self.name, ("kjv", "text_files", "c4"))
-        self.paths = [str(p) for p in (self.paths or [])]
-        self.val_paths = [str(p) for p in (self.val_paths or [])]
+        self.paths = [str(p) for p in self.paths]
+        self.val_paths = [str(p) for p in self.val_paths]
         if self.name == "text_files" and not self.paths:
             _fail("data.paths", "data=text_files needs at least one file or glob, "
                   "e.g. data.paths='[/path/to/*.txt]'")
-        if not (isinstance(self.val_fraction, (int, float)) and 0.0 < self.val_fraction < 0.5):
+        if not 0.0 < self.val_fraction < 0.5:
             _fail("data.val_fraction", f"must be in (0, 0.5), got {self.val_fraction!r}")
-        self.val_tokens = _positive_int("data.val_tokens", self.val_tokens)
-        if self.max_bytes is not None:
-            self.max_bytes = _positive_int("data.max_bytes", self.max_bytes)
-        self.vocab_size = _positive_int("data.vocab_size", self.vocab_size)
+        self.val_tokens = _count("data.val_tokens", self.val_tokens)
+        self.max_bytes = _count("data.max_bytes", self.max_bytes, optional=True)
+        self.tokenizer_train_bytes = _count("data.tokenizer_train_bytes",
+                                            self.tokenizer_train_bytes)
         if self.vocab_size < 300:
             _fail("data.vocab_size", f"must be >= 300 (the tokenizer keeps 256 byte-fallback "
                   f"pieces), got {self.vocab_size}")
-        self.tokenizer_train_bytes = _positive_int("data.tokenizer_train_bytes",
-                                                   self.tokenizer_train_bytes)
-        self.shuffle_buffer = _positive_int("data.shuffle_buffer", self.shuffle_buffer)
+        _positive("data", self, "shuffle_buffer")
 
 
 @dataclass
 class TrainConfig:
     """Optimisation, duration, precision, checkpoints (see :mod:`recipes.lm.training`)."""
 
-    tokens: int = 2_000_000
+    tokens: Count = 2_000_000
     """Training tokens; converted to whole batches: steps = ceil(tokens / batch_tokens)."""
-    batch_tokens: int = 8192
+    batch_tokens: Count = 8192
     """Global batch size in tokens (must be a multiple of model.context_length)."""
-    microbatch_tokens: int | None = None
+    microbatch_tokens: Count = None
     """Per-device micro-batch in tokens (gradient accumulation); ``None`` = the whole batch."""
     lr: float = 1e-3
     """Peak learning rate."""
@@ -223,35 +234,29 @@ class TrainConfig:
     """DataLoader worker processes."""
 
     def __post_init__(self) -> None:
-        self.tokens = _positive_int("train.tokens", self.tokens)
-        self.batch_tokens = _positive_int("train.batch_tokens", self.batch_tokens)
-        if self.microbatch_tokens is not None:
-            self.microbatch_tokens = _positive_int("train.microbatch_tokens",
-                                                   self.microbatch_tokens)
+        self.tokens = _count("train.tokens", self.tokens)
+        self.batch_tokens = _count("train.batch_tokens", self.batch_tokens)
+        self.microbatch_tokens = _count("train.microbatch_tokens", self.microbatch_tokens,
+                                        optional=True)
+        _positive("train", self, "lr", "eps", "grad_clip", "stop_after_batches")
         for name in ("lr", "eps"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and v > 0 and math.isfinite(v)):
-                _fail(f"train.{name}", f"must be a positive number, got {v!r}")
-        if not (0.0 <= self.warmup_fraction < 1.0):
+            if not math.isfinite(getattr(self, name)):
+                _fail(f"train.{name}", f"must be finite, got {getattr(self, name)!r}")
+        if not 0.0 <= self.warmup_fraction < 1.0:
             _fail("train.warmup_fraction", f"must be in [0, 1), got {self.warmup_fraction!r}")
-        if not (0.0 <= self.min_lr_ratio <= 1.0):
+        if not 0.0 <= self.min_lr_ratio <= 1.0:
             _fail("train.min_lr_ratio", f"must be in [0, 1], got {self.min_lr_ratio!r}")
-        if not (self.weight_decay >= 0):
+        if not self.weight_decay >= 0:
             _fail("train.weight_decay", f"must be >= 0, got {self.weight_decay!r}")
         for name in ("beta1", "beta2"):
-            if not (0.0 <= getattr(self, name) < 1.0):
+            if not 0.0 <= getattr(self, name) < 1.0:
                 _fail(f"train.{name}", f"must be in [0, 1), got {getattr(self, name)!r}")
-        if self.grad_clip is not None and not self.grad_clip > 0:
-            _fail("train.grad_clip", f"must be > 0 or null, got {self.grad_clip!r}")
         if self.eval_interval < 0:
             _fail("train.eval_interval", f"must be >= 0 (0 = only at the end), got "
                   f"{self.eval_interval!r}")
         _choice("train.precision", self.precision, ("auto", "fp32", "amp_bf16"))
         _choice("train.device", self.device, ("auto", "cpu", "gpu"))
         _choice("train.cost_metric", self.cost_metric, ("flops", "seconds", "tokens"))
-        if self.stop_after_batches is not None:
-            self.stop_after_batches = _positive_int("train.stop_after_batches",
-                                                    self.stop_after_batches)
         if self.autoresume and not (self.save_folder and self.run_name):
             _fail("train.autoresume", "needs train.save_folder and train.run_name to be set")
         if self.num_workers < 0:
@@ -312,42 +317,41 @@ class LMConfig:
         return max(1, math.ceil(self.train.tokens / self.train.batch_tokens))
 
 
-_SECTIONS = {"model": ModelConfig, "data": DataConfig, "train": TrainConfig, "logger": LoggerConfig}
+# The schema of conf/lm.yaml ("defaults: [base_lm, ...]"). Registered on import, not in
+# __main__: a launcher's worker process composes each job's config again after unpickling it.
+ConfigStore.instance().store(name="base_lm", node=LMConfig)
+
+_SECTIONS = ("model", "data", "train", "logger")
 
 
-def _build(section: str, cls: type, values: Mapping[str, Any]) -> Any:
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - names)
-    if unknown:
-        raise ValueError(f"{section}: unknown field(s) {unknown}; valid fields: {sorted(names)}")
-    return cls(**dict(values))
+def _config_error(err: OmegaConfBaseException) -> ValueError:
+    """OmegaConf's key/type error as a ValueError that starts with the field's path."""
+    if isinstance(err, ConfigKeyError) and is_dataclass(err.object_type):
+        valid = sorted(f.name for f in fields(err.object_type))
+        return ValueError(f"{err.full_key}: unknown field; valid fields: {valid}")
+    return ValueError(f"{err.full_key or 'config'}: {str(err).splitlines()[0]}")
 
 
 def to_lm_config(cfg: Any) -> LMConfig:
     """Build an :class:`LMConfig` from an ``LMConfig``, a Hydra ``DictConfig`` or a plain dict.
 
-    Top-level keys other than ``model``/``data``/``train``/``logger`` (e.g. a sweep's own
-    settings) are ignored; unknown keys inside a section are errors naming the field.
+    Sections may be mappings or the section dataclasses. Top-level keys other than
+    ``model``/``data``/``train``/``logger`` (e.g. a sweep's own settings) are ignored; unknown
+    fields inside a section and values of the wrong type are errors naming the field.
     """
     if isinstance(cfg, LMConfig):
         return cfg
     try:
-        from omegaconf import DictConfig, OmegaConf
-
         if isinstance(cfg, DictConfig):
             cfg = OmegaConf.to_container(cfg, resolve=True)
-    except ImportError:  # pragma: no cover - omegaconf ships with hydra-core
-        pass
-    if not isinstance(cfg, Mapping):
-        raise TypeError(f"train(cfg): cfg must be an LMConfig, DictConfig or dict, got "
-                        f"{type(cfg).__name__}")
-    parts = {}
-    for section, cls in _SECTIONS.items():
-        value = cfg.get(section) or {}
-        if dataclasses.is_dataclass(value):
-            parts[section] = value
-        elif isinstance(value, Mapping):
-            parts[section] = _build(section, cls, value)
-        else:
-            raise TypeError(f"{section}: expected a mapping of fields, got {type(value).__name__}")
-    return LMConfig(**parts)
+        if not isinstance(cfg, Mapping):
+            raise TypeError(f"train(cfg): cfg must be an LMConfig, DictConfig or dict, got "
+                            f"{type(cfg).__name__}")
+        sections = {k: cfg[k] for k in _SECTIONS if cfg.get(k) is not None}
+        for name, value in sections.items():
+            if not (isinstance(value, Mapping) or is_dataclass(value)):
+                raise TypeError(f"{name}: expected a mapping of fields, got "
+                                f"{type(value).__name__}")
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(LMConfig), sections))
+    except OmegaConfBaseException as err:
+        raise _config_error(err) from None

@@ -94,24 +94,39 @@ def _expand(patterns: list[str], field_name: str) -> list[str]:
     return files
 
 
+def _file_documents(path: str, text_field: str) -> Iterator[str]:
+    stem = path.removesuffix(".gz")
+    with _open_text(path) as f:
+        if stem.endswith((".json", ".jsonl")):
+            for i, line in enumerate(f):
+                if line.strip():
+                    try:
+                        record = json.loads(line)
+                    except ValueError as exc:
+                        raise ValueError(f"data.paths: {path}:{i + 1} is not a JSON record "
+                                         f"({exc}); fix or remove that line") from exc
+                    if not isinstance(record, dict) or text_field not in record:
+                        fields = sorted(record) if isinstance(record, dict) else type(record)
+                        raise KeyError(f"data.text_field: {path}:{i + 1} has no field "
+                                       f"{text_field!r} (fields: {fields})")
+                    yield record[text_field]
+        else:
+            for block in re.split(r"\n\s*\n", f.read()):
+                if block.strip():
+                    yield block.strip()
+
+
 def text_file_documents(patterns: list[str], text_field: str = "text") -> Iterator[str]:
     """Documents from local files: ``.txt`` split on blank lines; ``.json``/``.jsonl`` (``.gz``)
-    one JSON record per line holding ``text_field``."""
+    one JSON record per line holding ``text_field``. Unreadable files are errors naming them."""
     for path in _expand(patterns, "data.paths"):
-        stem = path.removesuffix(".gz")
-        with _open_text(path) as f:
-            if stem.endswith((".json", ".jsonl")):
-                for i, line in enumerate(f):
-                    if line.strip():
-                        record = json.loads(line)
-                        if text_field not in record:
-                            raise KeyError(f"data.text_field: {path}:{i + 1} has no field "
-                                           f"{text_field!r} (fields: {sorted(record)})")
-                        yield record[text_field]
-            else:
-                for block in re.split(r"\n\s*\n", f.read()):
-                    if block.strip():
-                        yield block.strip()
+        try:
+            yield from _file_documents(path, text_field)
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"data.paths: {path} is not UTF-8 text ({exc.reason} at byte "
+                             f"{exc.start}); convert it or leave it out") from exc
+        except (OSError, EOFError) as exc:  # e.g. a truncated .gz
+            raise ValueError(f"data.paths: cannot read {path} ({exc})") from exc
 
 
 def _capped(texts: Iterable[str], max_bytes: int | None) -> Iterator[str]:
@@ -239,6 +254,12 @@ def build_data(cfg: LMConfig) -> LMData:
     if d.name in ("kjv", "text_files"):
         docs = kjv_documents() if d.name == "kjv" else text_file_documents(d.paths, d.text_field)
         docs = list(_capped(docs, d.max_bytes))
+        if not any(t.strip() for t in docs):
+            files = _expand(d.paths, "data.paths") if d.name == "text_files" else ["kjv"]
+            raise ValueError(f"data.paths: the corpus is empty: {files[:5]} (from {d.paths}) "
+                             "hold no text (a .txt document is a blank-line separated block, a "
+                             f".json/.jsonl record needs a non-empty {d.text_field!r} field); "
+                             "add text or point data.paths at other files")
         train_docs = [t for t in docs if not is_validation(t, d.val_fraction, d.seed)]
         val_docs = [t for t in docs if is_validation(t, d.val_fraction, d.seed)]
         if not val_docs:
@@ -255,12 +276,33 @@ def build_data(cfg: LMConfig) -> LMData:
         train_texts = (r[d.text_field] for r in _hf_stream(cfg, "train"))
         if not own_val:
             train_texts = (t for t in train_texts if not is_validation(t, d.val_fraction, d.seed))
-        tok = load_or_train_tokenizer(train_texts, d.vocab_size, **tok_kwargs)
-        val_texts = (r[d.text_field] for r in _hf_stream(cfg, "validation" if own_val else "train"))
+        source = ("data.val_paths" if d.val_paths else "data.paths") if d.paths else (
+            f"{d.hf_path} ({d.hf_name})")
+        try:
+            tok = load_or_train_tokenizer(train_texts, d.vocab_size, **tok_kwargs)
+        except ValueError as exc:
+            if "corpus is empty" not in str(exc):
+                raise
+            raise ValueError(f"{'data.paths' if d.paths else source}: the corpus is empty (no "
+                             f"document with a non-empty {d.text_field!r} field); check the "
+                             "files / dataset, or data.text_field") from exc
+        seen = [0]
+
+        def counted(texts: Iterable[str]) -> Iterator[str]:
+            for text in texts:
+                seen[0] += bool(text.strip())
+                yield text
+
+        val_texts = counted(r[d.text_field]
+                            for r in _hf_stream(cfg, "validation" if own_val else "train"))
         if not own_val:
             val_texts = (t for t in val_texts if is_validation(t, d.val_fraction, d.seed))
         val = _pack_tensor(val_texts, tok, seq_len, limit=n_val)
         train = StreamingPackedDataset(cfg, tok, skip_validation_docs=not own_val)
+        if val.shape[0] == 0 and seen[0] == 0:
+            raise ValueError(f"{source}: the validation source holds no text (no document with "
+                             f"a non-empty {d.text_field!r} field); check the files / dataset, "
+                             "or data.text_field")
     if val.shape[0] == 0:
         raise ValueError(f"data: the validation split holds fewer than {seq_len} tokens; raise "
                          "data.val_fraction or lower model.context_length")

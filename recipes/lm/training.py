@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import logging
 import math
-import time
+import os
+import pickle
+import re
 import traceback
+import zipfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
 
-from recipes.common import failure_result, finite_or_fail
-from recipes.lm.callbacks import DivergenceDetector, DivergenceError, StreamEpoch
+from recipes.common import describe_error, failure_result, run_trial
+from recipes.lm.callbacks import DivergenceDetector, DivergenceError, RunClock, StreamEpoch
 from recipes.lm.composer_model import ComposerGPT
 from recipes.lm.config import LMConfig, to_lm_config
 from recipes.lm.data import LMData, PackedDataset, build_data
@@ -28,7 +32,7 @@ from recipes.lm.hardware import peak_flops
 from recipes.lm.model import GPT, count_params, flops_per_token
 from recipes.lm.optim import build_optimizer
 
-__all__ = ["build_trainer", "train"]
+__all__ = ["build_trainer", "repair_autoresume", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -180,24 +184,132 @@ def _final_val_loss(trainer) -> float:
     return float(metric.compute())
 
 
-def train(cfg: Any, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
-    """Train one language model and return its result dict.
+_CHECKPOINT_NAME = re.compile(r"ep(\d+)-ba(\d+)-rank0\.pt$")
+_LATEST = "latest-rank0.pt"
 
-    Args:
-        cfg: an :class:`LMConfig`, or a Hydra ``DictConfig`` / dict with ``model``, ``data``,
-            ``train``, ``logger`` sections (``conf/lm.yaml``). Invalid values raise ``ValueError``
-            naming the field before anything runs.
-        callbacks: extra Composer callbacks (e.g. :class:`~recipes.lm.callbacks.LossHistory`).
 
-    Returns:
-        ``output`` (final validation cross-entropy, nats/token), ``cost`` (``train.cost_metric``:
-        training FLOPs by default, or wall seconds, or tokens), ``status`` and ``metric.params``,
-        ``metric.params_non_embedding``, ``metric.tokens``, ``metric.flops``,
-        ``metric.wall_seconds``, ``metric.tokens_per_second``, ``metric.mfu`` (GPU with a known
-        peak only, else NaN), ``metric.steps``, ``metric.vocab_size``.
-        On divergence / OOM / any training error: ``output`` NaN, ``status`` ``failed``,
-        ``error`` and the cost spent until then.
+def _damage(path: Path) -> str | None:
+    """Why the checkpoint file at ``path`` cannot be loaded (truncated, corrupt, missing), or
+    None when it looks intact: a torch checkpoint is a zip archive, so its central directory,
+    every member's CRC and the pickle record are checked without unpickling anything. (A write
+    interrupted after the directory was flushed can still lack tensor records: that shows only
+    when Composer loads it, and :func:`_build_resuming` falls back then.)"""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+        return f"{type(exc).__name__}: {exc}"
+    if bad is not None:
+        return f"member {bad} fails its CRC check"
+    if not any(name.endswith("/data.pkl") or name == "data.pkl" for name in names):
+        return "no data.pkl record (the write was interrupted)"
+    return None
+
+
+def _checkpoint_folder(t) -> Path | None:
+    if not t.save_folder or "://" in t.save_folder:
+        return None  # remote folders: Composer downloads and checks them itself
+    from composer.utils import format_name_with_dist
+
+    return Path(format_name_with_dist(t.save_folder, t.run_name))
+
+
+def repair_autoresume(cfg: LMConfig, quiet: bool = False) -> Path | None:
+    """Before an autoresume, make ``latest-rank0.pt`` point at the newest intact checkpoint of
+    ``train.save_folder``, and log it (naming both paths) when that is not where it pointed.
+
+    Two faults of a killed run are repaired: a latest checkpoint left truncated or corrupt (the
+    run falls back to the previous intact one), and a checkpoint written completely just
+    before the kill, before Composer moved the link to it (the run resumes from it: Composer
+    would otherwise refuse the "conflicting" newer file). Damaged files are renamed
+    ``*.corrupt`` so later saves do not collide with them.
+
+    Returns the checkpoint the run will resume from (None: nothing to resume). Only rank 0
+    repairs (it owns the non-sharded checkpoint files); sharded checkpoints are left to Composer.
+    ``quiet``: the caller logs the change itself.
     """
+    t = cfg.train
+    folder = _checkpoint_folder(t)
+    if not t.autoresume or folder is None or not folder.is_dir() or int(
+            os.environ.get("RANK", "0")) != 0:
+        return None
+    latest = folder / _LATEST
+    linked = latest.resolve() if latest.is_symlink() or latest.exists() else None
+    if linked is not None and linked.is_dir():
+        return linked
+    files = sorted((p for p in folder.iterdir() if _CHECKPOINT_NAME.match(p.name)),
+                   key=lambda p: int(_CHECKPOINT_NAME.match(p.name).group(2)), reverse=True)
+    good, damaged = None, []
+    for path in files:
+        why = _damage(path)
+        if why is None:
+            good = path
+            break
+        damaged.append((path, why))
+    for path, _ in damaged:
+        path.rename(path.with_name(path.name + ".corrupt"))
+    if good is not None and linked is not None and good.resolve() == linked:
+        return good
+    if latest.is_symlink() or latest.exists():
+        latest.unlink()
+    reasons = {p.resolve(): why for p, why in damaged}
+    if good is None:
+        if damaged:
+            log.warning("checkpoint %s is damaged (%s) and %s holds no intact earlier "
+                        "checkpoint: the run starts over (damaged files kept as *.corrupt)",
+                        damaged[0][0], damaged[0][1], folder)
+        return None
+    latest.symlink_to(good.name)
+    if quiet:
+        pass
+    elif linked in reasons:
+        log.warning("checkpoint %s is damaged (%s); resuming from the previous intact "
+                    "checkpoint %s (damaged files kept as *.corrupt)", linked, reasons[linked],
+                    good)
+    else:
+        log.warning("%s pointed at %s, but %s is newer and intact (the run was stopped before "
+                    "it moved the link): resuming from %s", latest, linked, good, good)
+    return good
+
+
+_LOAD_ERRORS = ("PytorchStreamReader", "inline_container", "failed reading zip",
+                "failed locating file", "Ran out of input")
+
+
+def _is_checkpoint_damage(exc: BaseException) -> bool:
+    """An error of loading a checkpoint whose archive looks whole but is not (a write
+    interrupted after the zip directory was flushed, missing records)."""
+    text = f"{type(exc).__name__}: {exc}"
+    return isinstance(exc, (EOFError, pickle.UnpicklingError, zipfile.BadZipFile)) or any(
+        marker in text for marker in _LOAD_ERRORS)
+
+
+def _build_resuming(cfg: LMConfig, data: LMData, callbacks: Sequence[Any]):
+    """:func:`build_trainer`; when an autoresume fails to load the latest checkpoint, set it
+    aside (``*.corrupt``) and retry from the previous intact one (logging both paths)."""
+    while True:
+        try:
+            return build_trainer(cfg, data, callbacks)
+        except Exception as exc:
+            folder = _checkpoint_folder(cfg.train)
+            latest = folder / _LATEST if folder is not None else None
+            if not (cfg.train.autoresume and latest is not None and latest.is_symlink()
+                    and _is_checkpoint_damage(exc)):
+                raise
+            bad = latest.resolve()
+            if bad.exists():
+                bad.rename(bad.with_name(bad.name + ".corrupt"))
+            latest.unlink()
+            good = repair_autoresume(cfg, quiet=True)
+            log.warning("checkpoint %s could not be loaded (%s: %s); resuming from the previous "
+                        "intact checkpoint %s (the damaged file is kept as *.corrupt)", bad,
+                        type(exc).__name__, str(exc).strip().splitlines()[0] if str(exc).strip()
+                        else "", good if good is not None else "- none left, the run starts over")
+
+
+def _train(cfg: Any, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
+    """The body of :func:`train` (which wraps it with :func:`recipes.common.run_trial`)."""
     cfg = to_lm_config(cfg)
     data = build_data(cfg)
     m, t, V = cfg.model, cfg.train, data.vocab_size
@@ -210,13 +322,15 @@ def train(cfg: Any, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
              fpt * cfg.steps * t.batch_tokens)
     base = {"metric.params": params["total"], "metric.params_non_embedding": params["non_embedding"],
             "metric.vocab_size": V, "metric.flops_per_token": fpt}
+    repair_autoresume(cfg)
 
-    trainer, start, steps_before = None, time.perf_counter(), 0
+    trainer, clock, resumed_from = None, RunClock(), 0
 
     def spent() -> dict[str, Any]:
-        steps = int(trainer.state.timestamp.batch) - steps_before if trainer is not None else 0
+        """The whole run so far (resumed checkpoints included): steps, tokens, FLOPs, time."""
+        steps = int(trainer.state.timestamp.batch) if trainer is not None else 0
         tokens = steps * t.batch_tokens
-        seconds = time.perf_counter() - start
+        seconds = clock.total_seconds
         flops = fpt * tokens
         cost = {"flops": float(flops), "seconds": seconds, "tokens": float(tokens)}[t.cost_metric]
         tps = tokens / seconds if seconds > 0 else math.nan
@@ -225,19 +339,30 @@ def train(cfg: Any, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
             peak = peak_flops(torch.cuda.get_device_name())
             if peak:
                 mfu = fpt * tps / (peak * world_size())
-        return {"cost": cost, **base, "metric.world_size": world_size(), "metric.steps": steps, "metric.tokens": tokens,
-                "metric.flops": flops, "metric.wall_seconds": seconds,
-                "metric.tokens_per_second": tps, "metric.mfu": mfu}
+        return {"cost": cost, **base, "metric.world_size": world_size(), "metric.steps": steps,
+                "metric.tokens": tokens, "metric.flops": flops, "metric.wall_seconds": seconds,
+                "metric.tokens_per_second": tps, "metric.mfu": mfu,
+                "metric.resumed_from_step": resumed_from,
+                "metric.resumed_wall_seconds": clock.prior_seconds}
 
     try:
-        trainer, _ = build_trainer(cfg, data, callbacks)
-        steps_before = int(trainer.state.timestamp.batch)  # > 0 when resuming
+        trainer, _ = _build_resuming(cfg, data, [clock, *callbacks])
+        resumed_from = int(trainer.state.timestamp.batch)  # > 0 when resuming
+        if resumed_from:
+            log.info("resumed from step %d (%.1f s of earlier training)", resumed_from,
+                     clock.prior_seconds)
         trainer.logger.log_hyperparameters({**base, "steps": cfg.steps, "batch_size": cfg.batch_size})
-        start = time.perf_counter()
-        trainer.fit()
+        if resumed_from >= int(trainer.state.max_duration.value):
+            # a finished run relaunched (e.g. by a resumed sweep): its result, not a failure
+            log.info("run %s already finished (%d steps): evaluating its final checkpoint",
+                     t.run_name, resumed_from)
+            clock.start()
+            trainer.eval()
+        else:
+            trainer.fit()
         result = spent()
         output = _final_val_loss(trainer)
-        return finite_or_fail({"output": output, **result})
+        return {"output": output, **result}
     except DivergenceError as exc:
         log.warning("%s", exc)
         return failure_result(f"diverged: {exc}", **spent())
@@ -246,9 +371,33 @@ def train(cfg: Any, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
         return failure_result(f"out of memory: {str(exc).splitlines()[0]}", **spent())
     except Exception as exc:  # noqa: BLE001  (a failed trial, never a crashed sweep)
         log.error("training failed:\n%s", traceback.format_exc())
-        return failure_result(f"{type(exc).__name__}: {exc}", **spent())
+        return failure_result(describe_error(exc), **spent())
     finally:
         if trainer is not None:
             trainer.close()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def train(cfg: Any, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
+    """Train one language model and return its result dict; never raises (a trial).
+
+    Args:
+        cfg: an :class:`LMConfig`, or a Hydra ``DictConfig`` / dict with ``model``, ``data``,
+            ``train``, ``logger`` sections (``conf/lm.yaml``).
+        callbacks: extra Composer callbacks (e.g. :class:`~recipes.lm.callbacks.LossHistory`).
+
+    Returns:
+        ``output`` (final validation cross-entropy, nats/token), ``cost`` (``train.cost_metric``:
+        training FLOPs by default, or wall seconds, or tokens), ``status`` and ``metric.params``,
+        ``metric.params_non_embedding``, ``metric.tokens``, ``metric.flops``,
+        ``metric.wall_seconds``, ``metric.tokens_per_second``, ``metric.mfu`` (GPU with a known
+        peak only, else NaN), ``metric.steps``, ``metric.vocab_size``,
+        ``metric.resumed_from_step`` (0 unless resumed) and ``metric.resumed_wall_seconds``.
+        Steps, tokens, FLOPs and seconds count the whole run, checkpoints it resumed from
+        included. A finished ``train.autoresume`` run relaunched returns its result again.
+        A bad config (the error names the field), missing data or tokenizer, divergence, OOM or
+        any training error: ``output`` NaN, ``status`` ``failed``, ``error`` and the cost spent
+        until then (:func:`recipes.common.run_trial`).
+    """
+    return run_trial(_train, cfg, callbacks=callbacks)

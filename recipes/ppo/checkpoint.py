@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ import torch
 
 from recipes.ppo.config import PPOConfig
 
-__all__ = ["SCHEMA_VERSION", "check_resumable", "load_checkpoint", "save_checkpoint"]
+__all__ = ["SCHEMA_VERSION", "check_resumable", "checkpoint_files", "load_checkpoint",
+           "save_checkpoint"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,15 +50,17 @@ def check_resumable(saved_config: dict[str, Any], cfg: PPOConfig) -> None:
         )
 
 
-def _paths(checkpoint_dir: str | os.PathLike[str], game: str) -> tuple[Path, Path]:
+def checkpoint_files(checkpoint_dir: str | os.PathLike[str], game: str) -> tuple[Path, Path]:
+    """``(state.pt, meta.json)`` paths of ``game``'s checkpoint."""
     folder = Path(checkpoint_dir) / game
     return folder / "state.pt", folder / "meta.json"
+
 
 
 def save_checkpoint(checkpoint_dir: str | os.PathLike[str], game: str, state: dict[str, Any],
                     meta: dict[str, Any]) -> None:
     """Write ``state`` (tensors / state_dicts / numbers) and ``meta`` (JSON-able) for ``game``."""
-    state_path, meta_path = _paths(checkpoint_dir, game)
+    state_path, meta_path = checkpoint_files(checkpoint_dir, game)
     state_path.parent.mkdir(parents=True, exist_ok=True)
     tmp_state = state_path.with_suffix(".pt.tmp")
     torch.save(state, tmp_state)
@@ -67,14 +71,41 @@ def save_checkpoint(checkpoint_dir: str | os.PathLike[str], game: str, state: di
     logger.info("checkpoint saved: %s (step %s)", state_path, meta.get("global_step"))
 
 
+def _damaged(path: Path, what: str, err: BaseException) -> ValueError:
+    detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return ValueError(f"{path}: {what} is truncated or corrupt ({detail}); delete {path.parent} "
+                      "or set resume=false to start this game over")
+
+
 def load_checkpoint(checkpoint_dir: str | os.PathLike[str], game: str
                     ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """``(state, meta)`` of ``game``'s checkpoint, or None if there is none."""
-    state_path, meta_path = _paths(checkpoint_dir, game)
+    """``(state, meta)`` of ``game``'s checkpoint, or None if there is none.
+
+    Raises:
+        ValueError: naming the file, when ``meta.json`` or ``state.pt`` is truncated, corrupt,
+            of another schema or missing what a resume needs.
+    """
+    state_path, meta_path = checkpoint_files(checkpoint_dir, game)
     if not (state_path.exists() and meta_path.exists()):
         return None
-    meta = json.loads(meta_path.read_text())
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (ValueError, OSError) as err:  # JSONDecodeError / UnicodeDecodeError are ValueErrors
+        raise _damaged(meta_path, "the checkpoint's meta file", err) from err
+    if not isinstance(meta, dict):  # a damaged file, not a caller's type error
+        raise ValueError(f"{meta_path}: expected a JSON object, got "  # noqa: TRY004
+                         f"{type(meta).__name__}; delete {meta_path.parent} or set resume=false")
     if meta.get("schema") != SCHEMA_VERSION:
         raise ValueError(f"{meta_path}: schema {meta.get('schema')!r}, expected {SCHEMA_VERSION}")
-    state = torch.load(state_path, map_location="cpu", weights_only=True)
+    missing = [k for k in ("global_step", "config") if k not in meta]
+    if missing:
+        raise ValueError(f"{meta_path}: missing {missing}; delete {meta_path.parent} or set "
+                         "resume=false to start this game over")
+    try:
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as err:
+        raise _damaged(state_path, "the checkpoint", err) from err
+    if not isinstance(state, dict):  # a damaged file, not a caller's type error
+        raise ValueError(f"{state_path}: expected a dict of state_dicts, got "  # noqa: TRY004
+                         f"{type(state).__name__}; delete {state_path.parent} or set resume=false")
     return state, meta

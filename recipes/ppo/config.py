@@ -1,8 +1,11 @@
 """Typed configuration of the PPO-on-ProcGen recipe; defaults are the ProcGen paper's.
 
-Every field is a documented, sweepable hyperparameter. ``conf/ppo.yaml`` mirrors these defaults
-for Hydra; :meth:`PPOConfig.from_dict` turns a Hydra ``DictConfig`` / plain dict into a validated
-config and names any unknown or bad field.
+Every field is a documented, sweepable hyperparameter. Importing this module registers
+:class:`PPOConfig` in Hydra's ConfigStore as ``base_ppo``, the schema of ``conf/ppo.yaml``, and
+one ``env`` group option per ProcGen game (``env=coinrun``, ``env=bigfish``, ...) plus
+``env=procgen16`` (all 16 games); OmegaConf checks field names and types as Hydra composes and
+``__post_init__`` checks ranges and cross-field rules. :meth:`PPOConfig.from_dict` turns a Hydra
+``DictConfig`` / plain dict into a validated config and names any unknown or bad field.
 """
 from __future__ import annotations
 
@@ -11,6 +14,10 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import OmegaConf
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
 
 from recipes.ppo.envs import DISTRIBUTION_MODES, PROCGEN_GAMES
 
@@ -39,7 +46,7 @@ class EnvConfig:
     """Seed of the first test level."""
 
     def __post_init__(self) -> None:
-        if isinstance(self.games, str):
+        if isinstance(self.games, str):  # EnvConfig(games="coinrun") from Python
             self.games = [self.games]
         self.games = list(self.games)
         if not self.games:
@@ -52,9 +59,8 @@ class EnvConfig:
         if self.distribution_mode not in DISTRIBUTION_MODES:
             _fail("env.distribution_mode", self.distribution_mode, "use 'easy' or 'hard'")
         for name in ("num_levels", "start_level", "test_num_levels", "test_start_level"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                _fail(f"env.{name}", value, "must be an integer >= 0")
+            if getattr(self, name) < 0:
+                _fail(f"env.{name}", getattr(self, name), "must be an integer >= 0")
 
 
 @dataclass
@@ -63,8 +69,10 @@ class PPOConfig:
 
     env: EnvConfig = field(default_factory=EnvConfig)
     """Games and levels (a Hydra config group: ``env=coinrun``)."""
-    total_timesteps: int = 25_000_000
-    """Environment steps to train for, per game."""
+    total_timesteps: Any = 25_000_000
+    """Environment steps to train for, per game: a whole number, ``1e6`` accepted (the schema
+    leaves it untyped because OmegaConf 2.3 has no ``int | float``; ``__post_init__`` makes it an
+    ``int``)."""
     learning_rate: float = 5e-4
     """Adam learning rate."""
     anneal_lr: bool = False
@@ -129,35 +137,31 @@ class PPOConfig:
     """Show a tqdm progress bar."""
 
     def __post_init__(self) -> None:
-        if isinstance(self.env, Mapping):
+        if isinstance(self.env, Mapping):  # PPOConfig(env={"games": [...]}) from Python
             self.env = EnvConfig(**dict(self.env))
-        positive_ints = ("total_timesteps", "num_envs", "num_steps", "num_minibatches",
-                         "update_epochs", "eval_episodes", "eval_num_envs", "eval_max_steps",
-                         "checkpoint_every")
-        for name in positive_ints:
-            value = getattr(self, name)
-            if isinstance(value, float) and value.is_integer():  # 2e6 from the command line
-                value = int(value)
-                setattr(self, name, value)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                _fail(name, value, "must be an integer >= 1")
+        value = self.total_timesteps
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not (
+                float(value).is_integer() and value >= 1):
+            _fail("total_timesteps", value, "must be a whole number >= 1 (1e6 is fine)")
+        self.total_timesteps = int(value)
+        for name in ("num_envs", "num_steps", "num_minibatches", "update_epochs",
+                     "eval_episodes", "eval_num_envs", "eval_max_steps", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                _fail(name, getattr(self, name), "must be an integer >= 1")
         for name in ("seed", "torch_threads", "env_threads"):
+            if getattr(self, name) < 0:
+                _fail(name, getattr(self, name), "must be an integer >= 0")
+        for name in ("learning_rate", "adam_eps", "clip_coef", "max_grad_norm", "reward_clip",
+                     "width_multiplier"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                _fail(name, value, "must be an integer >= 0")
-        positive_floats = ("learning_rate", "adam_eps", "clip_coef", "max_grad_norm",
-                           "reward_clip", "width_multiplier")
-        for name in positive_floats:
-            value = getattr(self, name)
-            if not _is_number(value) or not value > 0 or not math.isfinite(value):
+            if not (value > 0 and math.isfinite(value)):
                 _fail(name, value, "must be a finite number > 0")
         for name in ("gamma", "gae_lambda"):
-            value = getattr(self, name)
-            if not _is_number(value) or not 0.0 <= value <= 1.0:
-                _fail(name, value, "must be in [0, 1]")
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                _fail(name, getattr(self, name), "must be in [0, 1]")
         for name in ("ent_coef", "vf_coef"):
             value = getattr(self, name)
-            if not _is_number(value) or value < 0 or not math.isfinite(value):
+            if not (value >= 0 and math.isfinite(value)):
                 _fail(name, value, "must be a finite number >= 0")
         if self.batch_size % self.num_minibatches:
             _fail("num_minibatches", self.num_minibatches,
@@ -185,34 +189,44 @@ class PPOConfig:
         return -(-self.total_timesteps // self.batch_size)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> PPOConfig:
-        """Build from a plain dict or a Hydra ``DictConfig``; unknown keys are named in the error."""
-        from omegaconf import DictConfig, OmegaConf
+    def from_dict(cls, data: PPOConfig | Mapping[str, Any]) -> PPOConfig:
+        """Build from a plain dict, a Hydra ``DictConfig`` or a ``PPOConfig`` (returned as is).
 
-        if isinstance(data, DictConfig):
-            data = OmegaConf.to_container(data, resolve=True)
-        if not isinstance(data, Mapping):
+        The values are merged onto the schema, so unknown fields and values of the wrong type
+        are errors naming the field, like the range checks of ``__post_init__``.
+        """
+        if isinstance(data, cls):
+            return data
+        if not isinstance(data, Mapping):  # DictConfig is a Mapping
             raise TypeError(f"expected a mapping or DictConfig, got {type(data).__name__}")
-        data = dict(data)
-        _check_keys(cls, data, "")
-        if isinstance(data.get("env"), Mapping):
-            _check_keys(EnvConfig, data["env"], "env.")
-        return cls(**data)
+        try:
+            return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls), data))
+        except OmegaConfBaseException as err:
+            raise _config_error(err) from None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (JSON-serialisable)."""
         return dataclasses.asdict(self)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _config_error(err: OmegaConfBaseException) -> ValueError:
+    """OmegaConf's key/type error as a ValueError that names the field and the fix."""
+    if isinstance(err, ConfigKeyError) and dataclasses.is_dataclass(err.object_type):
+        prefix = "env." if err.object_type is EnvConfig else ""
+        known = sorted(prefix + f.name for f in dataclasses.fields(err.object_type))
+        return ValueError(f"unknown config field {err.full_key}; known fields: {', '.join(known)}")
+    return ValueError(f"{err.full_key}={err.value!r} is invalid: {str(err).splitlines()[0]}")
 
 
-def _check_keys(cls: type, data: Mapping[str, Any], prefix: str) -> None:
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ValueError(
-            f"unknown config field(s) {', '.join(prefix + k for k in unknown)}; "
-            f"known fields: {', '.join(sorted(prefix + k for k in known))}"
-        )
+def _register_schemas() -> None:
+    """The schema of ``conf/ppo.yaml`` (``defaults: [base_ppo, env: coinrun]``) and the env
+    group's options: one per game, and ``procgen16``. Runs on import, not in ``__main__``: a
+    launcher's worker process composes each job's config again after unpickling it."""
+    store = ConfigStore.instance()
+    store.store(name="base_ppo", node=PPOConfig)
+    for game in PROCGEN_GAMES:
+        store.store(group="env", name=game, node=EnvConfig(games=[game]))
+    store.store(group="env", name="procgen16", node=EnvConfig(games=list(PROCGEN_GAMES)))
+
+
+_register_schemas()

@@ -2,14 +2,17 @@
 
 The result follows the recipe contract of ARCHITECTURE.md: ``output`` is the mean
 normalized score (on test levels by default; the sweep maximises it), ``cost`` is the training
-env steps of all games (or wall seconds, ``cost_metric``), plus ``metric.*`` entries. A diverging
-run (NaN loss) or a CUDA out-of-memory error returns a failure result instead of raising.
+env steps of all games (or wall seconds, ``cost_metric``), plus ``metric.*`` entries. ``train``
+never raises: a bad config, a diverging run (NaN loss), CUDA out of memory, a damaged checkpoint
+or any other error returns a failure result (:func:`recipes.common.run_trial`) with the steps
+spent until then.
 """
 from __future__ import annotations
 
 import logging
 import math
 import time
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,8 +20,13 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from recipes.common.result import failure_result, finite_or_fail
-from recipes.ppo.checkpoint import check_resumable, load_checkpoint, save_checkpoint
+from recipes.common import describe_error, failure_result, run_trial
+from recipes.ppo.checkpoint import (
+    check_resumable,
+    checkpoint_files,
+    load_checkpoint,
+    save_checkpoint,
+)
 from recipes.ppo.config import PPOConfig
 from recipes.ppo.envs import make_procgen
 from recipes.ppo.evaluate import evaluate_policy
@@ -71,7 +79,13 @@ def _train_game(cfg: PPOConfig, game: str, device: torch.device, bar: tqdm,
             if loaded is not None:
                 state, meta = loaded
                 check_resumable(meta["config"], cfg)
-                learner.load_state_dict(state)
+                try:
+                    learner.load_state_dict(state)
+                except (KeyError, RuntimeError, TypeError, ValueError) as err:
+                    state_path = checkpoint_files(cfg.checkpoint_dir, game)[0]
+                    raise ValueError(f"{state_path}: the checkpoint does not fit this agent "
+                                     f"({str(err).splitlines()[0]}); delete {state_path.parent} "
+                                     "or set resume=false to start this game over") from err
                 stats.update(meta.get("stats", {}))
                 prior_seconds = float(meta.get("wall_seconds", 0.0))
                 learner.global_step = min(learner.global_step, cfg.num_updates * cfg.batch_size)
@@ -137,22 +151,21 @@ def _as_config(cfg: PPOConfig | Mapping[str, Any] | Any) -> PPOConfig:
     return PPOConfig.from_dict(cfg)
 
 
-def train(cfg: PPOConfig | Mapping[str, Any] | Any) -> dict[str, Any]:
-    """Train PPO on every game of ``cfg.env.games`` and return the recipe's result dict.
+def _warn_rounding(cfg: PPOConfig) -> None:
+    """Training runs whole rollouts: say so when ``total_timesteps`` is rounded up."""
+    trained = cfg.num_updates * cfg.batch_size
+    if trained != cfg.total_timesteps:
+        logger.warning("total_timesteps=%d is not a multiple of the batch num_envs * num_steps = "
+                       "%d: training %d env steps per game (%d update%s) instead; set "
+                       "total_timesteps=%d to make this explicit", cfg.total_timesteps,
+                       cfg.batch_size, trained, cfg.num_updates,
+                       "" if cfg.num_updates == 1 else "s", trained)
 
-    Args:
-        cfg: a :class:`PPOConfig`, a plain dict or a Hydra ``DictConfig`` with its fields.
 
-    Returns:
-        ``{"output": mean normalized score, "cost": ..., "metric.env_steps": ...,
-        "metric.wall_seconds": ..., "metric.sps": ..., "metric.return_train.<game>": ...,
-        "metric.return_test.<game>": ..., "metric.approx_kl": ..., ...}``; a failure result
-        (``output`` NaN, ``error``) if the loss became non-finite or CUDA ran out of memory.
-
-    Raises:
-        ValueError: for an invalid config (the message names the field).
-    """
+def _train(cfg: PPOConfig | Mapping[str, Any] | Any) -> dict[str, Any]:
+    """The body of :func:`train` (which wraps it with :func:`recipes.common.run_trial`)."""
     cfg = _as_config(cfg)
+    _warn_rounding(cfg)
     if cfg.torch_threads:
         torch.set_num_threads(cfg.torch_threads)
     device = resolve_device(cfg.device)
@@ -169,16 +182,22 @@ def train(cfg: PPOConfig | Mapping[str, Any] | Any) -> dict[str, Any]:
                 if progress.train_seconds else math.nan,
                 "metric.eval_env_steps": float(progress.eval_steps)}
 
-    try:
-        for game in cfg.env.games:
-            per_game[game] = _train_game(cfg, game, device, bar, progress)
-    except (FloatingPointError, torch.cuda.OutOfMemoryError) as err:  # NaN/inf, CUDA OOM
+    def failed(error: str) -> dict[str, Any]:
         bar.close()
         metrics = base_metrics()
         spent = metrics["metric.env_steps"] if cfg.cost_metric == "env_steps" else metrics[
             "metric.wall_seconds"]
+        return failure_result(error, cost=spent, **metrics)
+
+    try:
+        for game in cfg.env.games:
+            per_game[game] = _train_game(cfg, game, device, bar, progress)
+    except (FloatingPointError, torch.cuda.OutOfMemoryError) as err:  # NaN/inf, CUDA OOM
         logger.error("run failed: %s", err)
-        return failure_result(f"{type(err).__name__}: {err}", cost=spent, **metrics)
+        return failed(f"{type(err).__name__}: {err}")
+    except Exception as err:  # noqa: BLE001  (a failed trial with its spent steps, not a crash)
+        logger.error("run failed:\n%s", traceback.format_exc())
+        return failed(describe_error(err))
     bar.close()
 
     mode = cfg.env.distribution_mode
@@ -199,4 +218,24 @@ def train(cfg: PPOConfig | Mapping[str, Any] | Any) -> dict[str, Any]:
         for split in ("train", "test", "rollout"):
             result[f"metric.return_{split}.{game}"] = per_game[game][f"return_{split}"]
     logger.info("ppo result: output=%.4f cost=%.4g", result["output"], result["cost"])
-    return finite_or_fail(result)  # e.g. no evaluation episode finished -> a failed trial
+    return result  # run_trial: no finished evaluation episode (NaN) -> a failed trial
+
+
+def train(cfg: PPOConfig | Mapping[str, Any] | Any) -> dict[str, Any]:
+    """Train PPO on every game of ``cfg.env.games`` and return the recipe's result dict.
+
+    Never raises (a trial): a bad config (the error names the field), a damaged checkpoint
+    (the error names the file), a diverging loss, CUDA out of memory or any other error gives a
+    failed result with the cost spent until then.
+
+    Args:
+        cfg: a :class:`PPOConfig`, a plain dict or a Hydra ``DictConfig`` with its fields.
+
+    Returns:
+        ``{"output": mean normalized score, "cost": ..., "status": "ok",
+        "metric.env_steps": ..., "metric.wall_seconds": ..., "metric.sps": ...,
+        "metric.return_train.<game>": ..., "metric.return_test.<game>": ...,
+        "metric.approx_kl": ..., ...}``; on failure ``output`` NaN, ``status`` ``failed`` and
+        ``error``. ``total_timesteps`` is rounded up to whole rollouts (with a warning).
+    """
+    return run_trial(_train, cfg)

@@ -121,19 +121,19 @@ def test_chinchilla_front_is_attained_by_grid(cost: float) -> None:
 
 def test_chinchilla_divergence_is_a_failure_with_cost() -> None:
     prob = ChinchillaProblem()
-    cfg = prob.search_centre()
+    cfg = prob.search_center()
     n = n_params(cfg["width"], cfg["depth"])
     cfg["lr"] = float(min(1.0, 20 * lr_opt(n)))
     ev = prob.evaluate(cfg, np.random.default_rng(0))
     assert ev.failed and math.isnan(ev.output) and ev.cost > 0 and "diverged" in ev.error
 
 
-def test_every_problem_evaluates_its_centre() -> None:
+def test_every_problem_evaluates_its_center() -> None:
     for name in PROBLEM_NAMES:
         prob = get_problem(name)
         if name == "mlp-digits":
             continue  # trains a network; covered by its own test
-        ev = prob.evaluate(prob.search_centre(), np.random.default_rng(0))
+        ev = prob.evaluate(prob.search_center(), np.random.default_rng(0))
         assert math.isfinite(ev.output) and ev.cost > 0, name
         if prob.optimal_value is not None:
             assert ev.noise_free >= prob.optimal_value - 1e-9, name

@@ -10,8 +10,8 @@ from carbs.acquisition import (
     expected_improvement,
     log_expected_improvement,
     log_h,
-    log_search_density,
 )
+from carbs.proposal import log_search_density
 
 
 def test_log_h_finite_and_monotone_for_extreme_inputs():

@@ -92,11 +92,50 @@ def test_resampling_repeats_a_pareto_group(params_4d, cost_aware):
         s = opt.suggest()
         kinds.append(s.predictions["kind"])
         if s.predictions["kind"] == "resample":
-            front = [g.config for g in opt.pareto_front()]
+            front = [g.config for g in opt.pareto_front(observed=True)]
             assert s.config in front
         y, c = cost_aware(s.config)
         opt.observe(s, y, c)
     assert "resample" in kinds
+
+
+def _line(x: float) -> dict:
+    return {"x": x}
+
+
+def test_resampling_example_resamples_the_single_run_of_the_plain_front():
+    """The worked example of carbs.pareto (maximising): A is resampled (0.0, 1.0; cost 1); B,
+    C, D are single runs that beat A's mean but not its best sample. The conservative front is
+    [A] alone; the resample goes to B (the least-sampled, cheapest group of the plain front),
+    which then joins the conservative front."""
+    params = [Param("x", LinearSpace(min=0.0, max=10.0), 0.0)]
+    opt = CARBS(CARBSConfig(better_direction_sign=+1, seed=0, resample_frequency=5, **FAST),
+                params)
+    for x, out, cost in ((0.0, 0.0, 1.0), (0.0, 1.0, 1.0), (1.0, 0.6, 2.0), (2.0, 0.7, 3.0),
+                         (3.0, 0.8, 4.0)):
+        opt.observe(_line(x), out, cost)
+    assert [g.config for g in opt.pareto_front()] == [_line(0.0)]
+    s = opt.suggest()
+    assert s.predictions["kind"] == "resample" and s.config == _line(1.0)
+    opt.observe(s, 0.9, 2.0)
+    assert [g.config for g in opt.pareto_front()] == [_line(0.0), _line(1.0)]
+
+
+def test_resampling_period_counts_successful_observations_only():
+    params = [Param("x", LinearSpace(min=0.0, max=10.0), 5.0)]
+    opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=0, resample_frequency=3,
+                            num_random_samples=1, **FAST), params)
+    for x in (1.0, 2.0, 3.0):
+        opt.observe(_line(x), x, 1.0 + x)
+    s = opt.suggest()
+    assert s.predictions["kind"] == "resample"
+    opt.forget(s.suggestion_id)
+    for x in (4.0, 5.0, 6.0, 7.0):  # failures do not count towards the next resample
+        opt.observe(_line(x), float("nan"), 1.0)
+    assert opt.suggest().predictions["kind"] == "bo"
+    for x in (1.5, 2.5, 3.5):
+        opt.observe(_line(x), x, 1.0 + x)
+    assert opt.suggest().predictions["kind"] == "resample"
 
 
 def test_failing_region_is_avoided():
@@ -199,8 +238,10 @@ def test_max_suggestion_cost_is_respected(params_4d, cost_aware):
     opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=0, max_suggestion_cost=12.0,
                             resample_frequency=0, **FAST), params_4d)
     _warm(opt, 10, cost_aware)
-    preds = [opt.suggest().predictions for _ in range(3)]
-    assert all(p["cost"] <= 12.0 for p in preds)
+    batch = [opt.suggest() for _ in range(3)]
+    assert all(s.predictions["cost"] <= 12.0 for s in batch)
+    # the cost model is good here (cost = size): the real costs respect the cap too
+    assert all(cost_aware(s.config)[1] <= 12.0 * 1.25 for s in batch)
 
 
 def test_thread_safety_smoke(params_4d, cost_aware):
@@ -227,12 +268,108 @@ def test_thread_safety_smoke(params_4d, cost_aware):
     assert opt.outstanding == []
 
 
-def test_num_threads_is_scoped_to_suggest(params_4d):
+class _ThreadProbe(CARBS):
+    """CARBS that records torch's and the BLAS pools' thread counts inside suggest()."""
+
+    def _suggest_one(self, state):
+        import threadpoolctl
+        import torch
+
+        blas = [p["num_threads"] for p in threadpoolctl.threadpool_info()
+                if p["user_api"] == "blas"]
+        self.seen = (torch.get_num_threads(), blas)
+        return super()._suggest_one(state)
+
+
+def test_num_threads_applies_inside_suggest_and_is_restored(params_4d):
+    import threadpoolctl
     import torch
 
     before = torch.get_num_threads()
-    opt = CARBS(CARBSConfig(better_direction_sign=-1, num_threads=1), params_4d)
-    opt.suggest()
-    assert torch.get_num_threads() == before
+    try:
+        torch.set_num_threads(2)  # the conftest pins 1; a caller's own setting must survive
+        with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):
+            opt = _ThreadProbe(CARBSConfig(better_direction_sign=-1, num_threads=1), params_4d)
+            opt.suggest()
+            torch_inside, blas_inside = opt.seen
+            assert torch_inside == 1 and all(n == 1 for n in blas_inside)
+            assert torch.get_num_threads() == 2
+            blas_after = [p["num_threads"] for p in threadpoolctl.threadpool_info()
+                          if p["user_api"] == "blas"]
+            assert all(n == 2 for n in blas_after)
+            untouched = _ThreadProbe(CARBSConfig(better_direction_sign=-1, num_threads=None),
+                                     params_4d)
+            untouched.suggest()
+            assert untouched.seen[0] == 2
+    finally:
+        torch.set_num_threads(before)
     with pytest.raises(ValueError, match="num_threads"):
         CARBSConfig(better_direction_sign=-1, num_threads=0)
+
+
+def test_maximising_is_the_mirror_of_minimising(params_4d, cost_aware):
+    """better_direction_sign=+1 on -loss makes exactly the suggestions of -1 on loss, with
+    predictions and Pareto fronts in the user's own sign."""
+    mini = CARBS(CARBSConfig(better_direction_sign=-1, seed=5, resample_frequency=4, **FAST),
+                 params_4d)
+    maxi = CARBS(CARBSConfig(better_direction_sign=+1, seed=5, resample_frequency=4, **FAST),
+                 params_4d)
+    kinds = set()
+    for _ in range(14):
+        a, b = mini.suggest(), maxi.suggest()
+        assert a.config == b.config
+        kinds.add(a.predictions["kind"])
+        if "output" in a.predictions:
+            assert b.predictions["output"] == pytest.approx(-a.predictions["output"])
+        y, c = cost_aware(a.config)
+        mini.observe(a, y, c)
+        maxi.observe(b, -y, c)
+    assert {"random", "bo", "resample"} <= kinds
+    fa, fb = mini.pareto_front(), maxi.pareto_front()
+    assert [g.config for g in fa] == [g.config for g in fb]
+    assert [g.output for g in fb] == pytest.approx([-g.output for g in fa])
+    outputs = [g.output for g in fb]
+    assert outputs == sorted(outputs) and len(set(outputs)) == len(outputs)  # better with cost
+    outs = [o.output for o in maxi.observations]
+    assert max(outs[4:]) > max(outs[:4])  # BO improved on the start-up runs, upwards
+
+
+def test_sweep_longer_than_max_fit_points(params_4d, cost_aware):
+    """Hyperparameters are fitted on a subsample; posteriors and the success model use every
+    observation (every failure kept)."""
+    opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=2, max_fit_points=12,
+                            resample_frequency=0, **FAST), params_4d)
+    for i in range(26):
+        s = opt.suggest()
+        y, c = cost_aware(s.config)
+        opt.observe(s, float("nan") if i % 9 == 8 else y, c)
+    s = opt.suggest()
+    sur = opt.surrogates
+    n_ok = sum(not o.is_failure for o in opt.observations)
+    assert sur.output_gp.last_fit["n"] == 12 and sur.cost_gp.last_fit["n"] == 12
+    assert len(sur.output_gp._x) >= n_ok and len(sur.cost_gp._x) == n_ok
+    assert sur.has_success_model
+    assert s.predictions["kind"] == "bo"
+    # the posterior conditions on every success: it ranks the observed outputs as they are
+    x_ok = np.stack([opt._obs_basic[i] for i, o in enumerate(opt.observations)
+                     if not o.is_failure])
+    pred = sur.predict(x_ok)
+    y_ok = np.array([o.output for o in opt.observations if not o.is_failure])
+    rank = lambda v: np.argsort(np.argsort(v))  # noqa: E731
+    assert np.corrcoef(rank(pred.output_mean), rank(-y_ok))[0, 1] > 0.99  # 12 points: 0.95
+
+
+def test_max_suggestion_cost_falls_back_to_the_cheapest_candidate(params_4d, cost_aware, caplog):
+    """No candidate can be as cheap as the cap: suggest the cheapest one (by the real cost too)
+    and say so."""
+    opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=0, resample_frequency=0,
+                            max_suggestion_cost=0.5, **FAST), params_4d)  # every run costs >= 1
+    _warm(opt, 8, cost_aware)
+    observed = [o.cost for o in opt.observations]
+    with caplog.at_level("WARNING", logger="carbs"):
+        s = opt.suggest()
+    assert "cheapest" in caplog.text
+    assert s.predictions["kind"] == "bo"
+    real_cost = cost_aware(s.config)[1]
+    assert real_cost <= min(observed) * 1.5
+    assert real_cost < np.median(observed)

@@ -27,7 +27,7 @@ def test_grouping_of_resamples():
     assert g.count.tolist() == [1, 2, 1, 2, 1, 1]
     assert np.allclose(g.mean_output, [0.87, 0.85, 2.0, 2.2, 2.5, 3.5])
     assert np.allclose(g.max_output, [0.87, 0.9, 2.0, 3.0, 2.5, 3.5])
-    assert g.members(3).tolist() == [4, 5]
+    assert g.inverse.tolist() == [0, 1, 1, 2, 3, 3, 4, 5]
 
 
 def test_plain_front_worked_example():
@@ -76,3 +76,36 @@ def test_empty_and_single():
     assert pareto_group_indices(g).tolist() == []
     g = group_resamples(np.zeros((1, 2)), np.ones(1), np.ones(1))
     assert pareto_group_indices(g).tolist() == [0]
+
+
+# Resampling example (issue 14; the rule is in carbs.pareto's docstring). Signed outputs:
+#   A x=0 cost 1  outputs [0.0, 1.0]  resampled: mean 0.5, best sample 1.0
+#   B x=1 cost 2  output 0.6, C x=2 cost 3 output 0.7, D x=3 cost 4 output 0.8: single runs
+#   that beat A's mean but not A's best sample.
+# Conservative front: [A] (B, C, D are singles below max(A) = 1.0). Plain front: [A, B, C, D].
+# Resampling takes the least-sampled group of the plain front, cheapest first: B.
+RX = np.array([[0], [0], [1], [2], [3]], dtype=float)
+RY = np.array([0.0, 1.0, 0.6, 0.7, 0.8])
+RC = np.array([1.0, 1.0, 2.0, 3.0, 4.0])
+
+
+def test_resampling_example_fronts():
+    g = group_resamples(RX, RY, RC)
+    assert pareto_group_indices(g, 0.2, conservative=True).tolist() == [0]
+    assert pareto_group_indices(g, 0.2, conservative=False).tolist() == [0, 1, 2, 3]
+    # once resampled (0.6 and 0.9: mean 0.75 > A's mean), B joins the conservative front
+    g = group_resamples(np.vstack([RX, [[1]]]), np.append(RY, 0.9), np.append(RC, 2.0))
+    assert pareto_group_indices(g, 0.2, conservative=True).tolist() == [0, 1]
+
+
+def test_cheap_threshold_over_observations_or_group_means():
+    # costs of the runs: A 1, 1, 1, 1 (four resamples), B 2, C 3, D 4, E 5. The 0.5 quantile of
+    # the runs' costs is 1.5 (A alone is cheap); of the group means, 3 (A, B and C are cheap).
+    x = np.array([[0], [0], [0], [0], [1], [2], [3], [4]], dtype=float)
+    y = np.array([0.0, 0.1, 0.0, 0.1, 1.0, 0.5, 2.0, 3.0])
+    c = np.array([1.0, 1.0, 1.0, 1.0, 2.0, 3.0, 4.0, 5.0])
+    g = group_resamples(x, y, c)
+    by_groups = pareto_group_indices(g, 0.5, conservative=False)
+    by_runs = pareto_group_indices(g, 0.5, conservative=False, observation_costs=c)
+    assert by_groups.tolist() == [1, 3, 4]  # B is the best of A, B, C; then D, E
+    assert by_runs.tolist() == [0, 1, 3, 4]  # A alone is cheap; B 1.0 > 0.05; C 0.5 < 1.0

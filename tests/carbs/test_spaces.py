@@ -27,9 +27,9 @@ def test_numeric_space_contract(key):
     space, center = NUMERIC_SPACES[key]
     rng = np.random.default_rng(0)
     b0 = float(space.to_basic(center))
-    # round trip of the centre
+    # round trip of the center
     assert np.isclose(float(space.from_basic(b0)), center, rtol=1e-9, atol=1e-12)
-    # random basic points around the centre: mapped values respect bounds after filtering,
+    # random basic points around the center: mapped values respect bounds after filtering,
     # are on the integer grid, and round trip
     basic = b0 + rng.normal(0, 0.3, size=500)
     x = space.from_basic(basic)

@@ -73,3 +73,21 @@ def test_warm_start_with_new_param(tmp_path, params_4d, cost_aware):
     assert opt.suggest().predictions["kind"] in ("bo", "resample")
     with pytest.raises(ValueError, match="'size'"):
         CARBS.warm_start(cfg, params_4d[:3], from_state=path)
+
+
+def test_resample_counter_travels_and_old_states_still_load(tmp_path, params_4d, cost_aware):
+    """The resampling period counts successful observations; states written before that
+    counter existed ("obs_at_last_resample", all observations) load with the same meaning."""
+    opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=4, resample_frequency=3, **FAST),
+                params_4d)
+    _run(opt, 8, cost_aware, fail_every=3)
+    d = opt.state_dict()
+    assert d["successes_at_last_resample"] == opt._ok_at_last_resample > 0
+    old = {k: v for k, v in d.items() if k != "successes_at_last_resample"}
+    n_obs = next(i + 1 for i in range(len(opt.observations))
+                 if sum(not o.is_failure for o in opt.observations[: i + 1])
+                 == opt._ok_at_last_resample)
+    old["obs_at_last_resample"] = n_obs
+    a, b = CARBS.from_state_dict(d), CARBS.from_state_dict(old)
+    assert a._ok_at_last_resample == b._ok_at_last_resample == opt._ok_at_last_resample
+    assert [s.config for s in a.suggest(3)] == [s.config for s in b.suggest(3)]

@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-EPOCH_CSV = (Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-             / "chinchilla_figure4_epoch.csv")
+from scaling.datasets import chinchilla_epoch_path
 
 # A planted Chinchilla law (the paper's rounded parameters).
 TRUE_LAW = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
@@ -15,10 +14,8 @@ TRUE_LAW = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
 
 @pytest.fixture(scope="session")
 def epoch_csv() -> Path:
-    if not EPOCH_CSV.exists():
-        pytest.skip(f"Epoch Chinchilla data not found at {EPOCH_CSV} (the shared/ folder "
-                    f"next to the repository root)")
-    return EPOCH_CSV
+    """Epoch AI's Chinchilla table as shipped in scaling/data/ (Epoch's own columns)."""
+    return chinchilla_epoch_path()
 
 
 def planted_loss(n, d, law=TRUE_LAW):

@@ -46,7 +46,8 @@ def test_cli_on_sweep_directory_journal(tmp_path):
     rc = main(["report", str(tmp_path), "--bootstrap", "100", "--quiet",
                "--space", "dropout=logit"])
     assert rc == 0
-    records = json.loads((tmp_path / "summary.json").read_text())
+    out = tmp_path / "scaling"  # a sweep directory's report goes into <dir>/scaling
+    records = json.loads((out / "summary.json").read_text())
     _check_schema(records)
     by_fit = {r["fit"]: r for r in records}
     # constant and categorical params are skipped; no Chinchilla columns -> no approaches
@@ -58,10 +59,13 @@ def test_cli_on_sweep_directory_journal(tmp_path):
     assert by_fit["param:dropout"]["params"]["slope"] == pytest.approx(-0.2, abs=1e-6)
     for name in ("frontier.png", "param_lr.png", "param_width.png", "param_dropout.png",
                  "summary.md", "summary.csv"):
-        assert (tmp_path / name).stat().st_size > 0
-    csv = pd.read_csv(tmp_path / "summary.csv")
+        assert (out / name).stat().st_size > 0
+    csv = pd.read_csv(out / "summary.csv")
     assert {"fit", "param", "value", "low", "high", "n_points"} <= set(csv.columns)
-    assert "param:lr" in (tmp_path / "summary.md").read_text()
+    assert "param:lr" in (out / "summary.md").read_text()
+    # a rerun finds the journal again, never the report's own summary.csv
+    assert main(["report", str(tmp_path), "--bootstrap", "0", "--quiet", "--no-plots"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["journal.sqlite", "scaling"]
 
 
 def test_cli_on_epoch_csv(epoch_csv, tmp_path, capsys):

@@ -30,8 +30,12 @@ def _last_json(stdout: str) -> dict:
 def test_help_describes_the_groups():
     out = subprocess.run([sys.executable, "-m", "recipes.lm", "--help"], cwd=ROOT, text=True,
                          capture_output=True, timeout=120, check=True).stdout
-    for word in ("model:", "data:", "logger:", "kjv", "text_files", "c4", "composer -n"):
+    for word in ("model:", "data:", "logger:", "composer -n", "+sweep=lm_tiny"):
         assert word in out
+    for group in ("model", "data", "logger"):  # the hand-written list names every option
+        for option in (ROOT / "conf" / group).glob("*.yaml"):
+            assert option.stem in out, f"--help does not list {group}={option.stem}"
+    assert "env:" not in out and "coinrun" not in out  # only the LM recipe's groups
 
 
 def test_cli_trains_once_and_prints_json(lm_cache, tmp_path):

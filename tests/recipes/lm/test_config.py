@@ -1,10 +1,12 @@
-"""Config validation: errors name the field; the Hydra yaml matches the dataclasses."""
+"""Config validation: errors name the field; the dataclasses are the Hydra schema of conf/lm.yaml
+and the group options hold valid fields only."""
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
 
 from recipes.lm import LMConfig, ModelConfig, TrainConfig, to_lm_config
 
@@ -18,7 +20,9 @@ CONF = str(Path(__file__).resolve().parents[3] / "conf")
     ("model", {"position": "alibi"}, "model.position"),
     ("model", {"dropout": 1.5}, "model.dropout"),
     ("model", {"d_model": 96, "n_heads": 32}, "model.n_heads"),  # odd head width with rotary
-    ("model", {"widht": 3}, "model: unknown field"),
+    ("model", {"widht": 3}, "model.widht: unknown field"),
+    ("model", {"d_model": "wide"}, "model.d_model"),  # a type error, found by OmegaConf
+    ("train", {"compile": "maybe"}, "train.compile"),
     ("train", {"tokens": -5}, "train.tokens"),
     ("train", {"tokens": 1.5}, "train.tokens"),
     ("train", {"lr": 0}, "train.lr"),
@@ -65,19 +69,43 @@ def test_hydra_yaml_composes_to_valid_config(overrides):
     assert lm.model.d_model % lm.model.n_heads == 0
 
 
-@pytest.mark.parametrize("group, options", [
-    ("model", ["tiny", "small", "gpt125m"]), ("data", ["kjv", "text_files", "c4"]),
-    ("logger", ["console", "file", "tensorboard", "wandb", "mlflow", "none"]),
+def test_dictconfig_input_and_scientific_counts():
+    from omegaconf import OmegaConf
+
+    cfg = to_lm_config(OmegaConf.create({"train": {"tokens": 2e6, "batch_tokens": 1.6384e4}}))
+    assert cfg.train.tokens == 2_000_000 and isinstance(cfg.train.tokens, int)
+    assert cfg.train.batch_tokens == 16384 and isinstance(cfg.train.batch_tokens, int)
+
+
+def test_importing_the_config_module_registers_the_schema():
+    """A launcher's worker process composes again: importing recipes.lm.config must suffice."""
+    from hydra.core.config_store import ConfigStore
+
+    assert ConfigStore.instance().load("base_lm.yaml").node.model.d_model == 128
+
+
+@pytest.mark.parametrize("override, field", [
+    ("model.d_model=wide", "model.d_model"), ("model.widht=3", "model.widht"),
+    ("train.compile=maybe", "train.compile"), ("logger.console=loud", "logger.console"),
 ])
-def test_every_group_option_lists_every_field(group, options):
+def test_hydra_rejects_bad_types_and_unknown_fields(override, field):
+    with (initialize_config_dir(config_dir=CONF, version_base="1.3"),
+          pytest.raises(ConfigCompositionException, match=field.replace(".", r"\."))):
+        compose(config_name="lm", overrides=[override])
+
+
+@pytest.mark.parametrize("group, schema", [("model", "ModelConfig"), ("data", "DataConfig"),
+                                           ("logger", "LoggerConfig")])
+def test_group_options_hold_only_schema_fields(group, schema):
     import dataclasses
 
     from omegaconf import OmegaConf
 
-    from recipes.lm.config import DataConfig, LoggerConfig
+    from recipes.lm import config
 
-    cls = {"model": ModelConfig, "data": DataConfig, "logger": LoggerConfig}[group]
-    fields = {f.name for f in dataclasses.fields(cls)}
-    for option in options:
-        keys = set(OmegaConf.load(Path(CONF) / group / f"{option}.yaml").keys())
-        assert keys == fields, f"conf/{group}/{option}.yaml: missing {fields - keys}, extra {keys - fields}"
+    fields = {f.name for f in dataclasses.fields(getattr(config, schema))}
+    options = sorted((Path(CONF) / group).glob("*.yaml"))
+    assert options
+    for path in options:
+        keys = set(OmegaConf.load(path).keys())
+        assert keys <= fields, f"{path}: {sorted(keys - fields)} are not {schema} fields"

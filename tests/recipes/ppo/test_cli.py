@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from recipes.ppo import PROCGEN_GAMES
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -30,4 +32,9 @@ def test_cli_trains_once_and_prints_json(tmp_path):
 def test_cli_help(tmp_path):
     proc = _run(["--help"], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "total_timesteps" in proc.stdout and "env" in proc.stdout
+    assert "total_timesteps" in proc.stdout and "env:" in proc.stdout
+    for option in [*PROCGEN_GAMES, "procgen16",
+                   *(path.stem for path in (ROOT / "conf" / "env").glob("*.yaml"))]:
+        assert option in proc.stdout, f"--help does not list env={option}"
+    for group in ("model:", "data:", "logger:"):  # only the PPO recipe's groups
+        assert group not in proc.stdout

@@ -1,10 +1,12 @@
-"""Config validation: bad values give a clear error naming the field; Hydra's ppo.yaml is valid."""
+"""Config validation: bad values give a clear error naming the field; PPOConfig is the Hydra
+schema of ppo.yaml and every env option composes."""
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
 
-from recipes.ppo import EnvConfig, PPOConfig
+from recipes.ppo import PROCGEN_GAMES, EnvConfig, PPOConfig
 
 CONF_DIR = str(Path(__file__).resolve().parents[3] / "conf")
 
@@ -33,6 +35,9 @@ def test_defaults_are_the_papers():
         ({"cost_metric": "flops"}, "cost_metric"),
         ({"objective": "val"}, "objective"),
         ({"total_timesteps": 0}, "total_timesteps"),
+        ({"total_timesteps": 1.5}, "total_timesteps"),
+        ({"num_envs": "many"}, "num_envs"),  # type errors come from OmegaConf
+        ({"env": {"num_levels": "all"}}, "env.num_levels"),
     ],
 )
 def test_bad_config_names_the_field(kwargs, field):
@@ -52,19 +57,40 @@ def test_unknown_field_is_named():
         PPOConfig.from_dict({"env": {"level": 3}})
 
 
+def test_every_input_form_is_accepted():
+    cfg = PPOConfig(num_envs=8)
+    assert PPOConfig.from_dict(cfg) is cfg
+    from_dict = PPOConfig.from_dict({"num_envs": 8, "total_timesteps": 1e6, "env": {"games": ["maze"]}})
+    assert from_dict.total_timesteps == 1_000_000 and isinstance(from_dict.total_timesteps, int)
+    assert from_dict.env == EnvConfig(games=["maze"])
+
+
 def test_hydra_config_composes_into_a_valid_config():
     with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
         dc = compose(config_name="ppo", overrides=["env=coinrun_starpilot", "total_timesteps=1e6"])
     cfg = PPOConfig.from_dict(dc)
     assert cfg.env.games == ["coinrun", "starpilot"]
     assert cfg.total_timesteps == 1_000_000
-    # the yaml mirrors every default of the dataclass
+    # the schema supplies every other default of the dataclass
     assert PPOConfig.from_dict(dc).to_dict() | {"total_timesteps": 25_000_000, "env": {}} == (
         PPOConfig().to_dict() | {"env": {}})
 
 
-def test_every_env_group_file_is_valid():
-    for path in sorted(Path(CONF_DIR, "env").glob("*.yaml")):
+def test_hydra_rejects_bad_types_and_unknown_fields():
+    for override, field in [("num_envs=many", "num_envs"), ("env.level=3", "env.level")]:
+        with (initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"),
+              pytest.raises(ConfigCompositionException, match=field.replace(".", r"\."))):
+            compose(config_name="ppo", overrides=[override])
+
+
+def test_every_env_option_composes():
+    """One option per game and procgen16 (registered by recipes.ppo.config), plus conf/env/*.yaml."""
+    expected = {game: [game] for game in PROCGEN_GAMES} | {"procgen16": list(PROCGEN_GAMES)}
+    files = [path.stem for path in Path(CONF_DIR, "env").glob("*.yaml")]
+    assert files
+    for option in [*expected, *files]:
         with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
-            dc = compose(config_name="ppo", overrides=[f"env={path.stem}"])
-        assert isinstance(PPOConfig.from_dict(dc).env, EnvConfig)
+            dc = compose(config_name="ppo", overrides=[f"env={option}"])
+        env = PPOConfig.from_dict(dc).env
+        assert env.games == expected.get(option, env.games)
+        assert (env.distribution_mode, env.num_levels) == ("easy", 200)

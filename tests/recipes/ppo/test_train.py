@@ -33,6 +33,7 @@ def test_train_end_to_end_then_resume_from_checkpoint(tmp_path):
     state, meta = load_checkpoint(tmp_path, "starpilot")  # torch.load(weights_only=True)
     assert meta["global_step"] == 1024 and meta["update"] == 2
     assert set(state) >= {"agent", "optimizer", "reward_rms", "global_step"}
+    first_training_seconds = meta["wall_seconds"]
 
     # a longer budget continues from step 1024 instead of starting over
     second = train(PPOConfig.from_dict({**TINY, "total_timesteps": 2048,
@@ -40,12 +41,16 @@ def test_train_end_to_end_then_resume_from_checkpoint(tmp_path):
     _check_result(second, ["starpilot"], 2048.0)
     _, meta = load_checkpoint(tmp_path, "starpilot")
     assert meta["global_step"] == 2048 and meta["update"] == 4
-    assert second["metric.wall_seconds"] > first["metric.wall_seconds"]  # includes the first run
+    # includes the first run's training time (its checkpoint's clock; the first run's own
+    # wall time may also hold one-off imports, so it is not the yardstick)
+    assert second["metric.wall_seconds"] > first_training_seconds > 0
 
-    # a run whose training fields differ refuses to mix with the checkpoint
-    with pytest.raises(ValueError, match="learning_rate"):
-        train({**TINY, "total_timesteps": 2048, "learning_rate": 1e-3,
-               "checkpoint_dir": str(tmp_path)})
+    # a run whose training fields differ refuses to mix with the checkpoint: a failed trial
+    # whose error names the field (train never raises)
+    mixed = train({**TINY, "total_timesteps": 2048, "learning_rate": 1e-3,
+                   "checkpoint_dir": str(tmp_path)})
+    assert mixed["status"] == "failed" and "learning_rate" in mixed["error"]
+    assert mixed["cost"] == 0.0
 
 
 def test_divergence_returns_a_failure_result_not_an_exception():

@@ -1,0 +1,161 @@
+"""What the CARBS sweeper (CARBS suggest/observe, the SQLite journal, the JSON checkpoints, the
+trial records, the plots) adds per trial over the trial itself.
+
+    python -m benchmarks.sweep_overhead            # 10 and 100 trials
+    python -m benchmarks.sweep_overhead --quick    # 10 and 30 trials (< 60 s)
+
+Both arms run in this process, one after the other, on Hydra's basic (in-process) launcher,
+with the same no-op task (``--trial-seconds`` of sleep, default 0, so only overhead is timed),
+the same Hydra app and the same thread settings (torch and BLAS at 1 thread):
+
+- baseline: a plain Hydra ``--multirun`` grid (Hydra's BasicSweeper) over the ``x`` values that
+  the CARBS arm ran, one job per value: everything Hydra itself does per job (composing the
+  config, the job directory, logging setup, the task call);
+- ours: the same app under ``hydra/sweeper=carbs`` with a 3-parameter search space (two
+  numbers and a categorical; cost-aware), budget ``max_trials=N``, the sweeper's defaults
+  (plots refreshed every 30 s and at the end).
+
+Per-trial overhead = (ours - baseline) / N. Targets (issue 9): < 5% of a 30-second trial
+(1.5 s) and < 0.5 s per trial at 100 trials. The last line is one JSON object per setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+_CONFIG = """\
+x: 0.0
+size: 10.0
+act: gelu
+sleep: 0.0
+hydra:
+  job:
+    chdir: false
+"""
+
+_SWEEP = """\
+# @package _global_
+defaults:
+  - override /hydra/sweeper: carbs
+hydra:
+  sweeper:
+    cost: cost
+    max_trials: 10
+    search_space:
+      x: {space: linear, center: 0.0, min: -2, max: 2}
+      size: {space: log, center: 10, min: 1, max: 1000}
+      act: {space: categorical, choices: [gelu, relu], center: gelu}
+"""
+
+_QUIET = ["hydra/job_logging=disabled", "hydra/hydra_logging=disabled"]
+
+
+def _task(cfg) -> dict:
+    if cfg.sleep:
+        time.sleep(float(cfg.sleep))
+    loss = (float(cfg.x) - 0.3) ** 2 + 1.0 / math.sqrt(float(cfg.size))
+    return {"output": loss + (0.05 if cfg.act == "relu" else 0.0), "cost": float(cfg.size)}
+
+
+def _run_app(conf_dir: Path, overrides: list[str]) -> float:
+    """One in-process Hydra multirun; returns its wall time."""
+    import hydra
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    app = hydra.main(config_path=str(conf_dir), config_name="config", version_base="1.3")(_task)
+    argv = sys.argv
+    sys.argv = ["sweep_overhead", "--multirun", *overrides, *_QUIET]
+    try:
+        t0 = time.perf_counter()
+        app()
+        return time.perf_counter() - t0
+    finally:
+        sys.argv = argv
+        GlobalHydra.instance().clear()
+
+
+def _carbs_arm(conf_dir: Path, work: Path, n: int, sleep: float, tag: str) -> tuple[float, list]:
+    from carbs.journal import load_trials
+
+    sweep_dir = work / f"carbs-{tag}"
+    wall = _run_app(conf_dir, ["+sweep=toy", f"hydra.sweep.dir={sweep_dir}",
+                               f"hydra.sweeper.max_trials={n}", f"sleep={sleep}"])
+    df = load_trials(sweep_dir)
+    if len(df) != n or not (df["status"] == "ok").all():
+        raise RuntimeError(f"the CARBS arm ran {len(df)} trials ({df['status'].tolist()})")
+    return wall, df["param.x"].tolist()
+
+
+def _grid_arm(conf_dir: Path, work: Path, xs: list, sleep: float, tag: str) -> float:
+    values = ",".join(repr(float(x)) for x in xs)
+    return _run_app(conf_dir, [f"hydra.sweep.dir={work / f'grid-{tag}'}", f"x={values}",
+                               f"sleep={sleep}"])
+
+
+def measure(n: int, sleep: float, work: Path, conf_dir: Path) -> dict:
+    """Both arms at ``n`` trials (same process, same task, same configurations)."""
+    ours, xs = _carbs_arm(conf_dir, work, n, sleep, str(n))
+    base = _grid_arm(conf_dir, work, xs, sleep, str(n))
+    per_trial = (ours - base) / n
+    return {
+        "benchmark": "sweep_overhead",
+        "trials": n,
+        "trial_seconds": sleep,
+        "threads": torch.get_num_threads(),
+        "ours_s": round(ours, 3),
+        "baseline_s": round(base, 3),
+        "baseline": "plain Hydra --multirun grid (BasicSweeper), same x values, same task",
+        "ours_s_per_trial": round(ours / n, 4),
+        "baseline_s_per_trial": round(base / n, 4),
+        "overhead_s_per_trial": round(per_trial, 4),
+        "overhead_pct_of_30s_trial": round(100.0 * per_trial / 30.0, 3),
+        "ratio": round(ours / base, 3) if base > 0 else None,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.sweep_overhead", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="10 and 30 trials (under 60 s)")
+    ap.add_argument("--trials", type=int, nargs="+", help="trial counts (default 10 100)")
+    ap.add_argument("--trial-seconds", type=float, default=0.0,
+                    help="sleep inside each trial (default 0: time the overhead only)")
+    ap.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (default 1)")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
+    os.environ["TQDM_DISABLE"] = "1"  # no progress bars in the figures' output
+    torch.set_num_threads(args.threads)
+    logging.basicConfig(level=logging.WARNING)
+    counts = args.trials or ([10, 30] if args.quick else [10, 100])
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="sweep_overhead-") as tmp:
+        work = Path(tmp)
+        conf_dir = work / "conf"
+        (conf_dir / "sweep").mkdir(parents=True)
+        (conf_dir / "config.yaml").write_text(_CONFIG)
+        (conf_dir / "sweep" / "toy.yaml").write_text(_SWEEP)
+        # warm-up: imports, plugin discovery, first GP fit, for both arms alike
+        measure(2, 0.0, work / "warmup", conf_dir)
+        for n in counts:
+            row = measure(n, args.trial_seconds, work, conf_dir)
+            rows.append(row)
+            print(f"{n:4d} trials: CARBS sweep {row['ours_s']:.2f} s, plain grid "
+                  f"{row['baseline_s']:.2f} s -> overhead {row['overhead_s_per_trial']:.3f} s per "
+                  f"trial ({row['overhead_pct_of_30s_trial']:.2f}% of a 30 s trial)", flush=True)
+    print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()
