@@ -25,7 +25,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The main job: a CARBS sweep of the LM recipe on the offline KJV corpus (conf/sweep/lm_tiny.yaml,
-# two trials at a time on the joblib launcher), then the scaling report of that sweep. Outputs
+# two trials at a time on the joblib launcher), then the scaling report of that sweep and the
+# recommended configuration for 10x its largest run (with the next sweep's YAML). Outputs
 # land in demo_out/ (the sweep directory demo_out/lm_tiny holds the journal, the optimiser state,
 # the plots and one folder per trial). Re-running resumes the same sweep (`make clean` starts
 # over). The Chinchilla refit on Epoch AI's data (shipped in scaling/data/): `make chinchilla`.
@@ -39,8 +40,11 @@ demo: $(STAMP)
 		hydra/launcher=joblib hydra.launcher.n_jobs=2 hydra.sweeper.n_jobs=2 \
 		hydra.sweeper.max_trials=$(DEMO_TRIALS)
 	$(DEMO_ENV) $(PY) -m scaling report $(DEMO_SWEEP) --out demo_out/lm_tiny_report
+	$(DEMO_ENV) $(PY) -m scaling recommend $(DEMO_SWEEP) --budget 10x --out demo_out/lm_tiny_recommend \
+		--next-sweep demo_out/lm_tiny_recommend/lm_tiny_next.yaml
 	@echo "demo done: sweep (journal.sqlite, pareto.png, params_vs_cost.png) in $(DEMO_SWEEP)/;"
-	@echo "           scaling report (summary.md, summary.json, plots) in demo_out/lm_tiny_report/"
+	@echo "           scaling report (summary.md, summary.json, plots) in demo_out/lm_tiny_report/;"
+	@echo "           recommendation for 10x its largest run in demo_out/lm_tiny_recommend/"
 
 chinchilla: $(STAMP)
 	$(DEMO_ENV) $(PY) -m scaling report "$(EPOCH_CSV)" --out demo_out/chinchilla_scaling

@@ -1,7 +1,8 @@
 """Scaling-law fits over sweep tables: Pareto-front power laws and Chinchilla approaches 1-3.
 
 Reads the project's trial table (SQLite journal, CSV, Parquet, DataFrame or sweep directory)
-and never imports ``carbs`` or ``recipes``. CLI: ``python -m scaling report SRC``.
+and never imports ``carbs`` or ``recipes``. CLI: ``python -m scaling report SRC`` and
+``python -m scaling recommend SRC --budget C``.
 """
 
 from scaling.chinchilla import (
@@ -16,6 +17,7 @@ from scaling.chinchilla import (
     isoflop_minima,
 )
 from scaling.datasets import chinchilla_epoch, chinchilla_epoch_path
+from scaling.diagnostics import Diagnostic
 from scaling.frontier import group_resamples, pareto_front
 from scaling.io import find_table_file, from_epoch, is_epoch_table, load_table
 from scaling.parametric import default_grid
@@ -28,13 +30,17 @@ from scaling.powerlaw import (
     fit_power_laws,
     fit_saturating,
 )
+from scaling.recommend import Recommendation, RecommendError, recommend
 from scaling.report import ReportConfig, run_report
 
 __all__ = [
     "Approach3Fit",
+    "Diagnostic",
     "ExponentFit",
     "FitError",
     "PowerLawFit",
+    "RecommendError",
+    "Recommendation",
     "ReportConfig",
     "SaturatingFit",
     "chinchilla_data",
@@ -57,5 +63,6 @@ __all__ = [
     "isoflop_minima",
     "load_table",
     "pareto_front",
+    "recommend",
     "run_report",
 ]

@@ -1,4 +1,5 @@
-"""Command line: ``python -m scaling report SRC [options]`` (see ``--help``)."""
+"""Command line: ``python -m scaling report SRC [options]`` and ``python -m scaling recommend
+SRC --budget C [options]`` (see ``--help``)."""
 
 from __future__ import annotations
 
@@ -70,12 +71,27 @@ def build_parser() -> argparse.ArgumentParser:
                      help="plot and tabulate every param.* law (overrides --max-param-plots)")
     rep.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
     rep.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    from scaling.recommend import configure_parser
+
+    configure_parser(sub.add_parser(
+        "recommend", help="the configuration for a larger budget, from a sweep's front",
+        description="Recommend every hyperparameter for each --budget from the sweep's Pareto "
+                    "front and trials (spending the budget: 6ND = C), with intervals, a ready "
+                    "command line, recommendation.json (--out) and the next sweep's YAML "
+                    "(--next-sweep).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the process exit status (2 on bad input)."""
     args = build_parser().parse_args(argv)
+    if args.command == "recommend":
+        from scaling.recommend import run_cli
+
+        logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO,
+                            format="%(levelname)s %(name)s: %(message)s")
+        return run_cli(args)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from scaling import chinchilla, plots
+from scaling import chinchilla, diagnostics, plots
 from scaling.frontier import pareto_front
 from scaling.io import describe_unusable, load_table, ok_rows, require_columns
 from scaling.outdir import staged_report_dir, writable
@@ -353,6 +353,15 @@ def _run(cfg: ReportConfig, out: Path) -> list[dict]:
         _plot("the Chinchilla approaches", plots.plot_chinchilla, data, cfits,
               out / "chinchilla.png")
 
+    fcost = front[cfg.cost_column].to_numpy(dtype=float)
+    diags = diagnostics.sparse_front(fcost)
+    diags += diagnostics.far_extrapolation(budgets, float(fcost.min()), float(fcost.max()))
+    diags += diagnostics.check_fit("frontier", ffit)
+    for name, fit in pfits.items():
+        diags += diagnostics.check_fit(f"param:{name}", fit)
+    for name, fit in cfits.items():
+        diags += diagnostics.check_fit(name, fit)
+    diagnostics.log_diagnostics(diags, logger)
     # one record per line: standard JSON (allow_nan=False) through the fast C encoder
     (out / "summary.json").write_text(
         "[\n" + ",\n".join(json.dumps(r, allow_nan=False) for r in records) + "\n]\n")
@@ -361,6 +370,7 @@ def _run(cfg: ReportConfig, out: Path) -> list[dict]:
              "high": r["ci"].get(k, [np.nan, np.nan])[1], "n_points": r["n_points"]}
             for r in records for k, v in r["params"].items()]
     pd.DataFrame(rows).to_csv(out / "summary.csv", index=False)
-    (out / "summary.md").write_text(_markdown(cfg, table, front, records, extras,
-                                              usage, brief))
+    warn = "".join(f"- {d}\n" for d in diags)
+    (out / "summary.md").write_text(_markdown(cfg, table, front, records, extras, usage, brief)
+                                    + (f"\n## Warnings\n\n{warn}" if diags else ""))
     return records
