@@ -14,6 +14,7 @@ from typing import Any
 
 import gpytorch
 import numpy as np
+import scipy.linalg
 import scipy.optimize
 import torch
 
@@ -124,23 +125,20 @@ class GaussianProcess:
         t0 = time.perf_counter()
         if self.is_warm and warm_max_iter is not None:
             max_iter = min(max_iter, warm_max_iter)
-        x, y = self._tensor(x), self._tensor(y).reshape(-1)
-        self.model.set_train_data(x, y, strict=False)
-        self.model.train()
-        params, bounds = self._trainable()
-        x0 = np.clip(torch.cat([p.detach().reshape(-1) for p in params]).cpu().numpy(),
+        x = np.asarray(x, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64).reshape(-1)
+        self.model.set_train_data(self._tensor(x), self._tensor(y), strict=False)
+        named, bounds = self._trainable()
+        x0 = np.clip(torch.cat([p.detach().reshape(-1) for _, p in named]).cpu().numpy(),
                      bounds[:, 0], bounds[:, 1])
-        objective = _Objective(self, params, x, y)
-        with exact_settings():
-            start_loss, _ = objective(x0)
-            res = scipy.optimize.minimize(
-                objective, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                options={"maxiter": max_iter, "maxfun": 2 * max_iter, "gtol": 1e-3,
-                         "ftol": 1e-6},
-            )
-            objective.assign(res.x if res.fun <= start_loss else x0)
-            end_loss = float(min(res.fun, start_loss))
-        self.model.eval()
+        objective = _Objective(self, named, x, y)
+        start_loss, _ = objective(x0)
+        res = scipy.optimize.minimize(
+            objective, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+            options={"maxiter": max_iter, "maxfun": 2 * max_iter, "gtol": 1e-3, "ftol": 1e-6},
+        )
+        objective.assign(res.x if res.fun <= start_loss else x0)
+        end_loss = float(min(res.fun, start_loss))
         self.is_warm = True
         info: dict[str, Any] = {"n": len(y), "evals": objective.n_eval, "skipped": res.nit == 0,
                                 "loss": end_loss, "seconds": time.perf_counter() - t0}
@@ -149,14 +147,15 @@ class GaussianProcess:
                      objective.n_eval, res.nit, end_loss, info["seconds"])
         return info
 
-    def _trainable(self) -> tuple[list[torch.Tensor], np.ndarray]:
-        """The trainable raw hyperparameters and the (k, 2) bounds of their flat vector."""
+    def _trainable(self) -> tuple[list[tuple[str, torch.Tensor]], np.ndarray]:
+        """The trainable raw hyperparameters (name, tensor) and the (k, 2) bounds of their flat
+        vector."""
         named = [(n, p) for n, p in self.model.named_parameters() if p.requires_grad]
         bounds = []
         for n, p in named:
             lim = _MEAN_BOUND if n.endswith("constant") else _RAW_BOUND
             bounds += [(-lim, lim)] * p.numel()
-        return [p for _, p in named], np.array(bounds, dtype=np.float64).reshape(-1, 2)
+        return named, np.array(bounds, dtype=np.float64).reshape(-1, 2)
 
     # --- kernel in closed form ---------------------------------------------------------------
     def _k(self, a: torch.Tensor, b: torch.Tensor, diag: bool = False) -> torch.Tensor:
@@ -185,70 +184,6 @@ class GaussianProcess:
         if self.kind == "matern_linear":
             return k.kernels[1], k.kernels[1].base_kernel, k.kernels[0]
         return k, k.base_kernel, None
-
-    def _loss_and_grad(self, x: torch.Tensor,
-                       y: torch.Tensor) -> tuple[float, dict[int, torch.Tensor]]:
-        """Negative exact marginal log likelihood minus the log priors, per point (the value of
-        gpytorch's ExactMarginalLogLikelihood, negated), and its gradient with respect to each
-        raw hyperparameter (keyed by ``id`` of the parameter), in closed form.
-
-        With G = dL/dK = (K^-1 - alpha alpha^T) / (2n), each gradient is sum(G * dK/dtheta):
-        trace(G) for the noise, sum(G * shape) for the output scale, sum(G * X X^T) for the
-        linear variance, and for the length scales the weighted squared distances
-        sum_ij (G * e)_ij (x_id - x_jd)^2 / l_d^3 (times 3 s for Matern 3/2, with e =
-        exp(-r); times s for the RBF, with e the kernel's shape). Raw values map to positive
-        ones by softplus (gpytorch's Positive / GreaterThan constraints), whose derivative is
-        the sigmoid; the priors are LogNormal. No autograd: about 3x faster than
-        backpropagating through the kernel, identical values (checked in the tests).
-        """
-        n = len(y)
-        lik = self.model.likelihood.noise_covar
-        scaled, base, lin = self._kernel_modules()
-        noise = lik.noise.reshape(())
-        const = self.model.mean_module.constant.reshape(())
-        s_out = scaled.outputscale.reshape(())
-        ls = base.lengthscale.reshape(-1)
-        xc = x - x.mean(0, keepdim=True)
-        d2 = _sqdist(xc / ls, xc / ls)
-        if self.kind == "matern_linear":
-            r = torch.sqrt(torch.clamp(d2, min=1e-30)) * math.sqrt(3.0)
-            e = torch.exp(-r)
-            shape, ls_factor = (1.0 + r) * e, 3.0
-        else:
-            e = torch.exp(-0.5 * d2)
-            shape, ls_factor = e, 1.0
-        K = s_out * shape + noise * torch.eye(n, dtype=self.dtype, device=self.device)
-        if lin is not None:
-            K = K + lin.variance.reshape(()) * (x @ x.T)
-        L = torch.linalg.cholesky(K)
-        resid = (y - const).unsqueeze(-1)
-        alpha = torch.cholesky_solve(resid, L)
-        nll = 0.5 * float((resid * alpha).sum()) + float(torch.log(torch.diagonal(L)).sum())
-        nll += 0.5 * n * math.log(2 * math.pi)
-        G = (torch.cholesky_inverse(L) - alpha @ alpha.T) / (2 * n)
-        W = G * e
-        wx = 2.0 * (W.sum(1) @ (xc * xc)) - 2.0 * (xc * (W @ xc)).sum(0)
-        g_ls = ls_factor * s_out * wx / ls**3
-        g_noise = torch.diagonal(G).sum()
-        ls_prior, noise_prior = base.lengthscale_prior, lik.noise_prior
-        log_prior = (_lognormal_log_prob(ls, ls_prior.loc, ls_prior.scale).sum()
-                     + _lognormal_log_prob(noise, noise_prior.loc, noise_prior.scale))
-        g_ls = g_ls - _lognormal_dlog_prob(ls, ls_prior.loc, ls_prior.scale) / n
-        g_noise = g_noise - _lognormal_dlog_prob(noise, noise_prior.loc, noise_prior.scale) / n
-        grads = {
-            id(lik.raw_noise): (g_noise * torch.sigmoid(lik.raw_noise)).reshape(lik.raw_noise.shape),
-            id(self.model.mean_module.raw_constant): (-alpha.sum() / n).reshape(
-                self.model.mean_module.raw_constant.shape),
-            id(scaled.raw_outputscale): ((G * shape).sum() * torch.sigmoid(
-                scaled.raw_outputscale)).reshape(scaled.raw_outputscale.shape),
-            id(base.raw_lengthscale): (g_ls.reshape(base.raw_lengthscale.shape)
-                                       * torch.sigmoid(base.raw_lengthscale)),
-        }
-        if lin is not None:
-            g_var = (x * (G @ x)).sum()
-            grads[id(lin.raw_variance)] = (g_var * torch.sigmoid(lin.raw_variance)).reshape(
-                lin.raw_variance.shape)
-        return nll / n - float(log_prior) / n, grads
 
     # --- posterior --------------------------------------------------------------------------
 
@@ -314,17 +249,44 @@ class GaussianProcess:
 
 
 class _Objective:
-    """The L-BFGS-B objective on the flat vector of a GP's raw hyperparameters: negative exact
-    marginal log likelihood (plus priors) and its gradient; ``1e10`` where the covariance is
-    not positive definite or the value is not finite."""
+    """The L-BFGS-B objective on the flat vector of a GP's raw hyperparameters, in numpy: the
+    negative exact marginal log likelihood minus the log priors, per point (the value of
+    gpytorch's ExactMarginalLogLikelihood, negated) and its gradient in closed form; ``1e10``
+    where the covariance is not positive definite or the value is not finite.
 
-    def __init__(self, gp: GaussianProcess, params: list[torch.Tensor], x: torch.Tensor,
-                 y: torch.Tensor):
-        self.gp, self.params, self.x, self.y = gp, params, x, y
+    With G = dL/dK = (K^-1 - alpha alpha^T) / (2n), each gradient is sum(G * dK/dtheta): trace(G)
+    for the noise, sum(G * shape) for the output scale, sum(G * X X^T) for the linear variance,
+    and for the length scales the weighted squared distances sum_ij (G * e)_ij (x_id - x_jd)^2 /
+    l_d^3, times 3 s for Matern 3/2 (e = exp(-r)) and times s for the RBF (e = its shape). Raw
+    values map to positive ones by softplus (gpytorch's Positive / GreaterThan constraints),
+    whose derivative is the sigmoid; the priors are LogNormal. No torch in the loop: about 4x
+    faster than autograd through the kernel at 200 points, same values (checked against
+    gpytorch's autograd in the tests).
+    """
+
+    def __init__(self, gp: GaussianProcess, named: list[tuple[str, torch.Tensor]],
+                 x: np.ndarray, y: np.ndarray):
+        self.gp, self.params = gp, [p for _, p in named]
+        where, i = {}, 0
+        for _, p in named:
+            where[id(p)] = slice(i, i + p.numel())
+            i += p.numel()
+        lik = gp.model.likelihood.noise_covar
+        scaled, base, lin = gp._kernel_modules()
+        self.i_noise, self.i_const = where[id(lik.raw_noise)], where[id(gp.model.mean_module.raw_constant)]
+        self.i_scale, self.i_ls = where[id(scaled.raw_outputscale)], where[id(base.raw_lengthscale)]
+        self.i_lin = None if lin is None else where[id(lin.raw_variance)]
+        self.noise_floor = float(lik.raw_noise_constraint.lower_bound)
+        self.ls_prior = (float(base.lengthscale_prior.loc), float(base.lengthscale_prior.scale))
+        self.noise_prior = (float(lik.noise_prior.loc), float(lik.noise_prior.scale))
+        self.matern = gp.kind == "matern_linear"
+        self.x, self.y = x, y
+        self.xc = x - x.mean(0, keepdims=True)
+        self.xx = x @ x.T if lin is not None else None
         self.n_eval = 0
 
     def assign(self, v: np.ndarray) -> None:
-        """Copy the flat vector ``v`` into the hyperparameters."""
+        """Copy the flat vector ``v`` into the GP's hyperparameters."""
         vt = torch.as_tensor(v, dtype=self.gp.dtype, device=self.gp.device)
         i = 0
         with torch.no_grad():
@@ -334,27 +296,78 @@ class _Objective:
 
     def __call__(self, v: np.ndarray) -> tuple[float, np.ndarray]:
         self.n_eval += 1
-        self.assign(v)
         try:
-            with torch.no_grad():
-                val, grads = self.gp._loss_and_grad(self.x, self.y)
-        except RuntimeError:  # not positive definite at this point (LinAlgError)
+            with np.errstate(all="ignore"):
+                val, g = self._loss_and_grad(np.asarray(v, dtype=np.float64))
+        except np.linalg.LinAlgError:  # not positive definite at this point
             return 1e10, np.zeros_like(v)
         if not math.isfinite(val):
             return 1e10, np.zeros_like(v)
-        g = torch.cat([grads[id(p)].reshape(-1) for p in self.params]).cpu().numpy()
         return val, np.nan_to_num(g)
 
+    def _loss_and_grad(self, v: np.ndarray) -> tuple[float, np.ndarray]:
+        n, xc = len(self.y), self.xc
+        noise = _softplus(v[self.i_noise])[0] + self.noise_floor
+        const = float(v[self.i_const][0])
+        s_out = _softplus(v[self.i_scale])[0]
+        ls = _softplus(v[self.i_ls])
+        z = xc / ls
+        sq = (z * z).sum(1)
+        d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * (z @ z.T), 0.0)
+        if self.matern:
+            r = np.sqrt(np.maximum(d2, 1e-30)) * math.sqrt(3.0)
+            e = np.exp(-r)
+            shape, ls_factor = (1.0 + r) * e, 3.0
+        else:
+            e = np.exp(-0.5 * d2)
+            shape, ls_factor = e, 1.0
+        K = s_out * shape
+        if self.i_lin is not None:
+            lin_var = _softplus(v[self.i_lin])[0]
+            K = K + lin_var * self.xx
+        K[np.diag_indices(n)] += noise
+        L = scipy.linalg.cholesky(K, lower=True, check_finite=False)
+        resid = self.y - const
+        alpha = scipy.linalg.cho_solve((L, True), resid, check_finite=False)
+        nll = 0.5 * float(resid @ alpha) + float(np.log(np.diag(L)).sum())
+        nll += 0.5 * n * math.log(2 * math.pi)
+        k_inv = scipy.linalg.cho_solve((L, True), np.eye(n), check_finite=False)
+        G = (k_inv - np.outer(alpha, alpha)) / (2 * n)
+        W = G * e
+        wx = 2.0 * (W.sum(1) @ (xc * xc)) - 2.0 * (xc * (W @ xc)).sum(0)
+        g_ls = ls_factor * s_out * wx / ls**3
+        g_noise = float(np.trace(G))
+        log_prior = (_lognormal_log_prob(ls, *self.ls_prior).sum()
+                     + _lognormal_log_prob(noise, *self.noise_prior))
+        g_ls = g_ls - _lognormal_dlog_prob(ls, *self.ls_prior) / n
+        g_noise = g_noise - _lognormal_dlog_prob(noise, *self.noise_prior) / n
+        g = np.zeros_like(v)
+        g[self.i_noise] = g_noise * _sigmoid(v[self.i_noise])
+        g[self.i_const] = -alpha.sum() / n
+        g[self.i_scale] = (G * shape).sum() * _sigmoid(v[self.i_scale])
+        g[self.i_ls] = g_ls * _sigmoid(v[self.i_ls])
+        if self.i_lin is not None:
+            g[self.i_lin] = (G * self.xx).sum() * _sigmoid(v[self.i_lin])
+        return nll / n - float(log_prior) / n, g
 
-def _lognormal_log_prob(v: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+
+def _softplus(v: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, v)
+
+
+def _sigmoid(v: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * v))
+
+
+def _lognormal_log_prob(v, loc: float, scale: float):
     """log density of LogNormal(loc, scale) at ``v`` (elementwise)."""
-    lv = torch.log(v)
-    return -lv - torch.log(scale) - 0.5 * math.log(2 * math.pi) - (lv - loc) ** 2 / (2 * scale**2)
+    lv = np.log(v)
+    return -lv - math.log(scale) - 0.5 * math.log(2 * math.pi) - (lv - loc) ** 2 / (2 * scale**2)
 
 
-def _lognormal_dlog_prob(v: torch.Tensor, loc: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+def _lognormal_dlog_prob(v, loc: float, scale: float):
     """Derivative of :func:`_lognormal_log_prob` with respect to ``v``."""
-    return -(1.0 + (torch.log(v) - loc) / scale**2) / v
+    return -(1.0 + (np.log(v) - loc) / scale**2) / v
 
 
 def _sqdist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

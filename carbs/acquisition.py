@@ -1,4 +1,4 @@
-"""Acquisition: numerically stable log expected improvement, search density, cost clamping.
+"""Acquisition: numerically stable log expected improvement, cost clamping, cost strata.
 
 All functions are pure numpy. Outputs are in the output model's warped units (larger is better).
 The CARBS score of a candidate is::
@@ -6,10 +6,13 @@ The CARBS score of a candidate is::
     log EI(mu, sigma; best + exploration_bias) + log search_density + log P(success)
     (and -inf where the predicted cost exceeds max_suggestion_cost)
 
-(the search density is the proposal's, see :mod:`carbs.proposal`)
-
-where ``best`` is the Pareto model's value at the candidate's predicted cost, clamped from
-below by the value at a log-uniformly drawn high-cost threshold (high-cost clamping).
+(the search density is the proposal's, see :mod:`carbs.proposal`), where ``best`` is the Pareto
+model's value at the candidate's predicted cost, clamped from below by its value at a cost
+threshold (high-cost clamping). With the cost-stratified search (the default) the threshold is
+the suggestion's target cost (:func:`draw_cost_target`) and the suggestion is the best candidate
+of the stratum nearest that cost (:func:`cost_stratum`); in the reference the threshold is drawn
+log-uniformly over the front's cost range (:func:`draw_high_cost_threshold`) and the suggestion
+is the best of all candidates.
 """
 
 from __future__ import annotations
@@ -99,16 +102,19 @@ def draw_high_cost_threshold(
     return float(math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))))
 
 
-# A cost stratum is at least a factor of 2 wide (half-width log(2)/2 in natural log-cost), so
-# costs that barely vary (a cost-free problem measured in wall seconds) do not restrict the choice.
-MIN_STRATUM_HALF_WIDTH = 0.5 * math.log(2.0)
+# Cost-stratified search works in natural log-cost at a resolution of a factor of 2: targets go
+# at least a factor of 2 beyond the observed cost range, a stratum is at least a factor of 2 wide,
+# and candidates whose predicted costs all lie within a factor of 2 of each other (cost that
+# barely varies, e.g. wall seconds of a cost-free problem) are not stratified at all.
+LOG_COST_RESOLUTION = math.log(2.0)
 
 
 def draw_cost_target(rng: np.random.Generator, cheapest_cost: float, top_cost: float,
                      extension: float, max_suggestion_cost: float | None) -> float | None:
-    """A target log-cost (natural log) drawn uniformly over [log cheapest, log top] widened by
-    ``extension`` times its span on each side, the top end capped at ``max_suggestion_cost``.
-    None when the span is empty (every run costs the same: nothing to stratify)."""
+    """A target log-cost (natural log) drawn uniformly over [log cheapest, log top] widened on
+    each side by ``extension`` times its span, and by at least :data:`LOG_COST_RESOLUTION`; the
+    top end capped at ``max_suggestion_cost``. None when the span is empty (every run costs
+    the same: nothing to stratify)."""
     lo, hi = math.log(cheapest_cost), math.log(top_cost)
     cap = math.inf if max_suggestion_cost is None else math.log(max_suggestion_cost)
     hi = min(hi, cap)
@@ -116,12 +122,17 @@ def draw_cost_target(rng: np.random.Generator, cheapest_cost: float, top_cost: f
     span = hi - lo
     if span <= 1e-12:
         return None
-    return min(float(rng.uniform(lo - extension * span, hi + extension * span)), cap)
+    ext = max(extension * span, LOG_COST_RESOLUTION)
+    return min(float(rng.uniform(lo - ext, hi + ext)), cap)
 
 
 def cost_stratum(predicted_cost: np.ndarray, target: float, fraction: float) -> np.ndarray:
-    """Mask of the candidates whose predicted log-cost is within the ``fraction`` quantile of
-    distances to ``target`` (at least :data:`MIN_STRATUM_HALF_WIDTH` from it)."""
-    d = np.abs(np.log(np.asarray(predicted_cost, dtype=np.float64)) - target)
-    half = max(float(np.quantile(d, fraction)), MIN_STRATUM_HALF_WIDTH)
+    """Mask of the candidates whose predicted log-cost is among the ``fraction`` nearest to
+    ``target`` (a stratum at least a factor of 2 wide); every candidate when their predicted
+    costs span less than a factor of 2."""
+    lc = np.log(np.asarray(predicted_cost, dtype=np.float64))
+    if len(lc) == 0 or np.ptp(lc) < LOG_COST_RESOLUTION:
+        return np.ones(len(lc), dtype=bool)
+    d = np.abs(lc - target)
+    half = max(float(np.quantile(d, fraction)), 0.5 * LOG_COST_RESOLUTION)
     return d <= half

@@ -135,7 +135,7 @@ class ParamEncoder:
         return [{n: cols[n][i] for n in self.names} for i in range(basic.shape[0])]
 
     def center_basic(self) -> np.ndarray:
-        """The search centre in basic space, shape (dim,)."""
+        """The search center in basic space, shape (dim,)."""
         return self.to_basic([{p.name: p.search_center for p in self.params}])[0]
 
     def categorical_blocks(self) -> list[tuple[slice, float]]:

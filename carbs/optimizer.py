@@ -2,7 +2,16 @@
 
 CARBS is a *local* search: it samples around the search center and then around the Pareto
 front, within a fixed ``initial_search_radius`` in basic space. It does not try to cover the
-whole bounded space; set the center and radius (or the space's ``scale``) accordingly.
+whole bounded space; set the center and radius (or the space's ``scale``) accordingly. Along the
+cost axis it does spread out: each suggestion targets a cost drawn over the observed cost range
+widened on both sides (``CARBSConfig.is_cost_stratified``), so the front grows towards cheaper
+and more expensive runs.
+
+One suggestion, in steps (:meth:`CARBS._suggest_one`): start-up samples around the center; every
+``resample_frequency`` successes a resample of the plain front (:meth:`CARBS._resample`); else a
+cost target and origins (:meth:`CARBS._cost_target`, :meth:`CARBS._origins`), the surrogate fit
+(once per ``suggest()`` call), fantasies for outstanding runs, candidates
+(:func:`carbs.proposal.draw_candidates`), scores (:meth:`CARBS._acquisition`) and the argmax.
 """
 
 from __future__ import annotations
@@ -440,13 +449,11 @@ class CARBS:
 
     def _front(self, groups, ok, conservative: bool,
                min_pareto_cost_fraction: float | None = None) -> np.ndarray:
-        """Pareto group indices of ``groups`` with the configured cheap-end quantile."""
-        cfg = self.config
-        frac = cfg.min_pareto_cost_fraction if min_pareto_cost_fraction is None \
-            else min_pareto_cost_fraction
-        obs_costs = (np.array([self._observations[i].cost for i in ok])
-                     if cfg.cost_quantile_over == "observations" else None)
-        return pareto_group_indices(groups, frac, conservative, obs_costs)
+        """Pareto group indices of ``groups`` (cheap end: the configured quantile, or the one
+        given)."""
+        frac = (self.config.min_pareto_cost_fraction if min_pareto_cost_fraction is None
+                else min_pareto_cost_fraction)
+        return pareto_group_indices(groups, frac, conservative)
 
     def _radius(self) -> float:
         """The current search radius in basic space."""

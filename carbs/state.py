@@ -12,7 +12,7 @@ Layout (schema version 1)::
      "config": {CARBSConfig fields}, "params": [Param.to_json()...],
      "observations": [{"config", "output", "cost", "is_failure", "suggestion_id"}...],
      "outstanding": [{"suggestion_id", "config", "predictions"}...],
-     "predictions": {suggestion_id: {...}}, "obs_at_last_resample": int,
+     "predictions": {suggestion_id: {...}}, "successes_at_last_resample": int,
      "search_radius": {"factor", "hits", "misses"},
      "rng": {"numpy": bit generator state, "torch": [bytes]},
      "hyperparameters": {GP raw hyperparameters}}

@@ -11,6 +11,7 @@ A sweep YAML (``conf/sweep/*.yaml``) selects the sweeper and sets::
         max_trials: 40               # budget: trials, and/or
         max_cost: 1e15               # ... the summed cost of all trials
         n_jobs: 2                    # suggestions per batch (= parallel workers)
+        warm_start: {from: multirun/lm_tiny/<dir>}   # optional: start from an earlier sweep
         search_space:
           train.lr: {space: log, center: 3e-3, min: 1e-4, max: 0.1}
           model.d_model: {space: log, center: 128, min: 32, max: 512, integer: true,
@@ -32,6 +33,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields
+from pathlib import Path
 from typing import Any, Dict, Optional  # noqa: UP035  (OmegaConf needs typing generics)
 
 from hydra.errors import CompactHydraException
@@ -97,6 +99,10 @@ class CARBSSweeperConf:
     """Stop the sweep after this many failed trials in a row."""
     plot_interval_s: float = 30.0
     """Refresh the sweep's PNG plots at most this often (and always at the end)."""
+    warm_start: Dict[str, Any] = field(default_factory=dict)  # noqa: UP006
+    """Start from an earlier sweep's observations: ``{from: <sweep dir or carbs_state.json>,
+    fixed_values: {new.param: value}, recenter_on_best: false}`` (``CARBS.warm_start``);
+    empty: a cold start. (A mapping, not null: OmegaConf cannot merge into a null mapping.)"""
 
 
 def direction_sign(direction: Any) -> int:
@@ -198,6 +204,7 @@ class SweepSettings:
     on_interrupted: str
     max_consecutive_failures: int
     plot_interval_s: float
+    warm_start: dict[str, Any] | None = None
 
     @classmethod
     def from_conf(cls, conf: Mapping[str, Any]) -> SweepSettings:
@@ -245,11 +252,13 @@ class SweepSettings:
             carbs["max_suggestion_cost"] = _budget(c["max_suggestion_cost"],
                                                    "max_suggestion_cost")
         _check_carbs_fields(carbs)
+        warm = _warm_start(c["warm_start"])
         return cls(params=params_from_search_space(c["search_space"]),
                    objective=c["objective"], sign=carbs["better_direction_sign"], cost=c["cost"],
                    max_trials=max_trials, max_cost=max_cost, n_jobs=n_jobs, carbs=carbs,
                    name=c["name"], resume=bool(c["resume"]), on_interrupted=c["on_interrupted"],
-                   max_consecutive_failures=mcf, plot_interval_s=float(c["plot_interval_s"]))
+                   max_consecutive_failures=mcf, plot_interval_s=float(c["plot_interval_s"]),
+                   warm_start=warm)
 
     def identity(self) -> dict[str, Any]:
         """What a resumed sweep must share with the journal it continues (JSON-safe)."""
@@ -257,6 +266,33 @@ class SweepSettings:
                           for p in self.params},
                 "objective": self.objective, "direction": "maximize" if self.sign > 0
                 else "minimize", "cost_key": self.cost}
+
+
+def _warm_start(spec: Any) -> dict[str, Any] | None:
+    """``hydra.sweeper.warm_start`` checked: the state file it names must exist."""
+    if spec is None or (isinstance(spec, Mapping) and not spec):
+        return None
+    if not isinstance(spec, Mapping) or "from" not in spec:
+        raise SweepConfigError("hydra.sweeper.warm_start must be a mapping such as {from: "
+                               "multirun/lm_tiny/<dir>, fixed_values: {}, recenter_on_best: "
+                               f"false}}, got {spec!r}")
+    unknown = sorted(set(spec) - {"from", "fixed_values", "recenter_on_best"})
+    if unknown:
+        raise SweepConfigError(f"hydra.sweeper.warm_start: unknown field(s) {unknown}; known: "
+                               "['fixed_values', 'from', 'recenter_on_best']")
+    path = Path(str(spec["from"])).expanduser()
+    if path.is_dir():
+        path = path / "carbs_state.json"
+    if not path.is_file():
+        raise SweepConfigError(f"hydra.sweeper.warm_start.from={spec['from']!r}: no CARBS state "
+                               f"at {path} (give a sweep directory holding carbs_state.json, or "
+                               "the state file)")
+    fixed = spec.get("fixed_values") or {}
+    if not isinstance(fixed, Mapping):
+        raise SweepConfigError("hydra.sweeper.warm_start.fixed_values must map new parameter "
+                               f"paths to their value in the old sweep, got {fixed!r}")
+    return {"from": str(path.absolute()), "fixed_values": dict(fixed),
+            "recenter_on_best": bool(spec.get("recenter_on_best", False))}
 
 
 def _budget(v: Any, name: str) -> float:

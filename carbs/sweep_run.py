@@ -196,22 +196,39 @@ class SweepRun:
             self.journal = Journal.open(path)
             self._resume()
         else:
-            self.journal = Journal.create(path, {"sweep": self.name, **identity,
-                                                 "carbs": self.s.carbs},
-                                          [p.name for p in self.params])
-            self.opt = CARBS(CARBSConfig(**self.s.carbs), self.params)
+            opt = self._new_optimizer()  # before the journal: a bad warm start creates nothing
+            meta = {"sweep": self.name, **identity, "carbs": self.s.carbs}
+            if self.s.warm_start:
+                meta["warm_start"] = {**self.s.warm_start, "observations": len(opt.observations)}
+            self.journal = Journal.create(path, meta, [p.name for p in self.params])
+            self.opt = opt
+            self.opt.save(self.sweep_dir / STATE_FILE)
         self.next_job = self.journal.max_job_num() + 1
+
+    def _new_optimizer(self) -> CARBS:
+        """A fresh optimiser, warm-started from an earlier sweep when the settings say so."""
+        cfg = CARBSConfig(**self.s.carbs)
+        ws = self.s.warm_start
+        if not ws:
+            return CARBS(cfg, self.params)
+        try:
+            opt = CARBS.warm_start(cfg, self.params, from_state=ws["from"],
+                                   fixed_values=ws["fixed_values"],
+                                   recenter_on_best=ws["recenter_on_best"])
+        except ValueError as e:
+            raise SweepConfigError(f"hydra.sweeper.warm_start: {e}") from None
+        logger.info("warm start: %d observation(s) from %s", len(opt.observations), ws["from"])
+        return opt
 
     def _resume(self) -> None:
         assert self.journal is not None
         opt = CARBS(CARBSConfig(**self.s.carbs), self.params)
         state_path = self.sweep_dir / STATE_FILE
-        if state_path.exists():
-            try:
-                opt.load_state_dict(read_state_file(state_path), source=str(state_path))
-            except StateFileError as e:
-                logger.warning("resume: %s; rebuilding the optimiser from the journal", e)
-                opt = CARBS(CARBSConfig(**self.s.carbs), self.params)
+        try:
+            opt.load_state_dict(read_state_file(state_path), source=str(state_path))
+        except StateFileError as e:
+            logger.warning("resume: %s; rebuilding the optimiser from the journal", e)
+            opt = self._new_optimizer()
         self.opt = opt
         rows = self.journal.rows()
         known = {o.suggestion_id for o in opt.observations}

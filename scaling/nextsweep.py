@@ -150,6 +150,9 @@ def next_sweep_yaml(rec, budget_index: int = 0, max_trials: int = 32,
                "cost": rec.sweep.get("cost_key") or rec.cost_column,
                "max_trials": int(max_trials), "max_cost": None,
                "max_suggestion_cost": _sig(top, up=True), "search_space": space}
+    source_dir = _sweep_dir_with_state(rec.source)
+    if source_dir is not None:  # the sweeper warm-starts CARBS from the small sweep's state
+        sweeper["warm_start"] = {"from": str(source_dir)}
     body = {"hydra": {"sweep": {"dir": f"multirun/{sweep_name}/${{now:%Y-%m-%d_%H-%M-%S}}"},
                       "sweeper": sweeper}}
     defaults = ([f"/sweep/{rec.sweep_config}"] if rec.sweep_config else []) + [
@@ -173,6 +176,16 @@ def next_sweep_yaml(rec, budget_index: int = 0, max_trials: int = 32,
     return text
 
 
+def _sweep_dir_with_state(source: Any) -> Path | None:
+    """The sweep directory of ``source`` (a journal file or directory) when it holds the CARBS
+    state a warm start needs."""
+    if not source:
+        return None
+    p = Path(str(source))
+    d = p if p.is_dir() else p.parent
+    return d.absolute() if (d / "carbs_state.json").is_file() else None
+
+
 def write_next_sweep(rec, path: str | Path, budget_index: int = 0, max_trials: int = 32
                      ) -> tuple[Path, str]:
     """Write the next sweep's YAML to ``path``; returns the path and how to run it."""
@@ -192,8 +205,9 @@ def write_next_sweep(rec, path: str | Path, budget_index: int = 0, max_trials: i
     elif path.parent.name != "sweep":
         run = (f"(move it to conf/sweep/{path.name}, then) " + run)
     run = " ".join([run, *extra])
-    how = (f"next sweep: {run}\n"
-           f"warm start from the small sweep (Python): CARBS.warm_start(CARBSConfig(...), "
-           f"params_from_search_space(<its search_space>), from_state=<small sweep>/"
-           f"carbs_state.json); see README, 'scaling recommend'")
+    source_dir = _sweep_dir_with_state(rec.source)
+    how = f"next sweep: {run}\n" + (
+        f"it warm-starts CARBS from the small sweep's observations ({source_dir})"
+        if source_dir is not None else
+        "warm start: add +hydra.sweeper.warm_start.from=<the small sweep's directory>")
     return path, how

@@ -72,7 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--out", type=Path, default=None, help="output directory (default runs/tuners[-quick])"
     )
-    p.add_argument("--quick", action="store_true", help="small setting: quick budgets, 1 seed")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="small setting: quick budgets, 1 seed, no PNG plots (< 60 s on 2 busy cores)",
+    )
     p.add_argument(
         "--workers",
         type=int,
@@ -80,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="parallel processes, 1 thread each (results do not depend on it)",
     )
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument(
+        "--plots", action="store_true", help="draw the PNG plots in --quick too (off there)"
+    )
     p.add_argument(
         "--report-only",
         type=Path,
@@ -166,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     if trials.empty:
         print("no trials were run (every tuner failed to start)", file=sys.stderr)
         return 1
-    _, summary = write_report(trials, budgets, out, plots=not args.no_plots)
+    plots = not args.no_plots and (args.plots or not args.quick)
+    _, summary = write_report(trials, budgets, out, plots=plots)
     env |= {"seconds": f"{elapsed:.1f}", "workers": str(args.workers)}
     (out / "environment.json").write_text(json.dumps(env, indent=1))
     print((out / "summary.md").read_text())

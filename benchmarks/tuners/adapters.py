@@ -203,24 +203,20 @@ TUNER_NAMES: tuple[str, ...] = ("carbs", "tpe", "gp", "random")
 # carbs-wide: each range spans 2 basic units instead of 5 (the search radius covers 15 % of
 #   every range instead of 6 %);
 # carbs-plain: is_pareto_group_selection_conservative=False (plain Pareto front);
-# carbs-adaptive: adaptive_search_radius=True (trust-region-style radius).
+# carbs-adaptive: adaptive_search_radius=True (trust-region-style radius);
+# carbs-clamp: is_cost_stratified=False, the reference's high-cost clamping instead of the
+#   cost-stratified search (the default before issue 14).
 _CARBS_VARIANTS: dict[str, dict[str, Any]] = {
     "carbs-wide": {"basic_range": 2.0},
     "carbs-plain": {"is_pareto_group_selection_conservative": False},
     "carbs-adaptive": {"adaptive_search_radius": True},
-    # EXPERIMENTAL (issue 14 measurements)
-    "carbs-strata": {"is_cost_stratified": True},
-    "carbs-strata-e25": {"is_cost_stratified": True, "cost_range_extension": 0.25},
-    "carbs-strata-e1": {"is_cost_stratified": True, "cost_range_extension": 1.0},
-    "carbs-strata-q2": {"is_cost_stratified": True, "cost_stratum_fraction": 0.2},
-    "carbs-obsq": {"cost_quantile_over": "observations"},
-    "carbs-strata-obsq": {"is_cost_stratified": True, "cost_quantile_over": "observations"},
+    "carbs-clamp": {"is_cost_stratified": False},
 }
 EXTRA_TUNERS: tuple[str, ...] = tuple(_CARBS_VARIANTS)
 
 
 def make_tuner(name: str, dims: tuple[Dim, ...], center: dict[str, Any], seed: int) -> Tuner:
-    """Build a tuner by name: carbs | tpe | gp | random (| carbs-wide | carbs-plain).
+    """Build a tuner by name: carbs | tpe | gp | random (or a ``carbs-*`` variant).
 
     Raises:
         ValueError: unknown name.

@@ -21,6 +21,7 @@ continuous, so the front is a lower bound on what integer width/depth can reach)
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -125,22 +126,7 @@ class ChinchillaProblem(Problem):
         return Evaluation(mean + float(rng.normal(0.0, NOISE_SD)), cost, mean, metrics)
 
     def _front_one(self, c: float) -> float:
-        lo = max(self.n_min, c / (6.0 * self.d_max))
-        hi = min(self.n_max, c / (6.0 * self.d_min))
-        if lo > hi * (1 + 1e-12):
-            return math.inf
-
-        def f(log_n: float) -> float:
-            n = math.exp(log_n)
-            return float(chinchilla_loss(n, c / (6.0 * n)))
-
-        if hi <= lo:
-            return f(math.log(lo))
-        # Convex in log N (a sum of exponentials), so a bounded scalar search is exact.
-        res = minimize_scalar(
-            f, bounds=(math.log(lo), math.log(hi)), method="bounded", options={"xatol": 1e-10}
-        )
-        return min(float(res.fun), f(math.log(lo)), f(math.log(hi)))
+        return _optimal_loss_at_cost(c, self.n_min, self.n_max, self.d_min, self.d_max)
 
     def reference_front(self, costs: np.ndarray) -> np.ndarray:
         """Best noise-free loss reachable with a single run of cost <= C (monotone in C)."""
@@ -149,3 +135,26 @@ class ChinchillaProblem(Problem):
         # A run cheaper than C is allowed, and the unconstrained optimum sits at the top corner.
         top = 6.0 * self.n_max * self.d_max
         return np.where(c >= top, self.optimal_value, vals)
+
+
+@lru_cache(maxsize=8192)
+def _optimal_loss_at_cost(c: float, n_min: float, n_max: float, d_min: float,
+                          d_max: float) -> float:
+    """min over N of L(N, C / 6N) with N and D = C / 6N inside the box (inf if none fits).
+    Cached: every run of a report asks for the same cost grid."""
+    lo = max(n_min, c / (6.0 * d_max))
+    hi = min(n_max, c / (6.0 * d_min))
+    if lo > hi * (1 + 1e-12):
+        return math.inf
+
+    def f(log_n: float) -> float:
+        n = math.exp(log_n)
+        return float(chinchilla_loss(n, c / (6.0 * n)))
+
+    if hi <= lo:
+        return f(math.log(lo))
+    # Convex in log N (a sum of exponentials), so a bounded scalar search is exact.
+    res = minimize_scalar(
+        f, bounds=(math.log(lo), math.log(hi)), method="bounded", options={"xatol": 1e-10}
+    )
+    return min(float(res.fun), f(math.log(lo)), f(math.log(hi)))

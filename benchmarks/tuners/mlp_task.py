@@ -55,7 +55,7 @@ class MLPDigitsProblem(Problem):
         n_train = 1257  # 70 % of the 1797 digits
         self.cost_window = (2.0 * n_train, 200.0 * n_train)
         self.budget = Budget(600.0 * n_train, 80)
-        self.quick_budget = Budget(30.0 * n_train, 8)
+        self.quick_budget = Budget(60.0 * n_train, 6)
 
     def _evaluate(self, config: dict[str, Any], rng: np.random.Generator) -> Evaluation:
         from sklearn.exceptions import ConvergenceWarning

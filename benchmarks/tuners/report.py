@@ -34,6 +34,8 @@ _COLOURS = {
     "carbs": "tab:red",
     "carbs-wide": "tab:orange",
     "carbs-plain": "tab:purple",
+    "carbs-adaptive": "tab:brown",
+    "carbs-clamp": "tab:pink",
     "tpe": "tab:blue",
     "gp": "tab:green",
     "random": "tab:gray",
@@ -82,7 +84,7 @@ def plot_convergence(
     ax.set_ylabel(f"regret of best so far (vs {ref})")
     ax.set_title(f"{problem_name}: median and IQR over seeds")
     ax.legend()
-    fig.tight_layout()
+    fig.subplots_adjust(left=0.13, right=0.97, bottom=0.12, top=0.92)  # tight_layout: 2x slower
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -130,7 +132,9 @@ def plot_fronts(trials: pd.DataFrame, problem_name: str, budget: float, path: Pa
     axes[0][0].set_ylabel("noise-free output")
     axes[0][0].legend(fontsize=8)
     fig.suptitle(f"{problem_name}: found fronts (one line per seed)")
-    fig.tight_layout()
+    width = 3.6 * len(tuners)
+    fig.subplots_adjust(left=0.85 / width, right=1 - 0.1 / width, bottom=0.16, top=0.84,
+                        wspace=0.08)
     fig.savefig(path, dpi=110)
     plt.close(fig)
 

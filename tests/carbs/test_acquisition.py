@@ -3,9 +3,12 @@
 import math
 
 import numpy as np
+import pytest
 from scipy.stats import norm
 
 from carbs.acquisition import (
+    cost_stratum,
+    draw_cost_target,
     draw_high_cost_threshold,
     expected_improvement,
     log_expected_improvement,
@@ -63,3 +66,24 @@ def test_high_cost_threshold_range_and_cap():
     assert np.median(np.log10(t)) > 0.5  # log-uniform, not uniform in cost
     t = [draw_high_cost_threshold(rng, np.array([1.0, 100.0]), 5.0) for _ in range(50)]
     assert max(t) <= 5.0
+
+
+def test_cost_target_covers_the_widened_range_and_respects_the_cap():
+    rng = np.random.default_rng(0)
+    t = np.array([draw_cost_target(rng, 1.0, 100.0, 0.5, None) for _ in range(4000)])
+    span = math.log(100.0)
+    assert t.min() >= -0.5 * span - 1e-9 and t.max() <= 1.5 * span + 1e-9
+    assert (t < 0).mean() == pytest.approx(0.25, abs=0.03)  # below the cheapest run
+    assert (t > span).mean() == pytest.approx(0.25, abs=0.03)  # above the front's top
+    capped = [draw_cost_target(rng, 1.0, 100.0, 0.5, 20.0) for _ in range(200)]
+    assert max(capped) <= math.log(20.0) + 1e-12
+    assert draw_cost_target(rng, 3.0, 3.0, 0.5, None) is None  # every run costs the same
+
+
+def test_cost_stratum_keeps_the_candidates_nearest_the_target():
+    cost = np.geomspace(1.0, 1e4, 100)
+    near = cost_stratum(cost, math.log(100.0), 0.1)
+    assert near.sum() >= 10 and np.all(np.abs(np.log10(cost[near]) - 2) <= 0.25)
+    # costs that barely vary: no restriction (stratum at least a factor of 2 wide)
+    flat = cost_stratum(np.linspace(1.0, 1.2, 50), math.log(1.1), 0.1)
+    assert flat.all()

@@ -110,10 +110,11 @@ def test_export_cli_writes_csv_and_parquet(tmp_path, journal):
     for fmt in ("csv", "parquet"):
         out = tmp_path / f"trials.{fmt}"
         proc = subprocess.run([sys.executable, "-m", "carbs", "export", str(tmp_path), "--format",
-                               fmt, "--out", str(out)], capture_output=True, text=True)
+                               fmt, "--out", str(out)], capture_output=True, text=True,
+                              check=False)
         assert proc.returncode == 0, proc.stderr
         df = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
         assert df.loc[0, "trial_id"] == "t1" and df.loc[0, "output"] == 1.0
     proc = subprocess.run([sys.executable, "-m", "carbs", "export", str(tmp_path / "nope")],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     assert proc.returncode == 2 and "no sweep journal found" in proc.stderr

@@ -6,7 +6,7 @@ import threading
 import numpy as np
 import pytest
 
-from carbs import CARBS, CARBSConfig, LinearSpace, Param, Suggestion
+from carbs import CARBS, CARBSConfig, LinearSpace, LogSpace, Param, Suggestion
 
 FAST = {"num_candidates_for_suggestion_per_dim": 30, "fit_max_iter": 25}
 
@@ -355,7 +355,7 @@ def test_sweep_longer_than_max_fit_points(params_4d, cost_aware):
                      if not o.is_failure])
     pred = sur.predict(x_ok)
     y_ok = np.array([o.output for o in opt.observations if not o.is_failure])
-    rank = lambda v: np.argsort(np.argsort(v))  # noqa: E731
+    rank = lambda v: np.argsort(np.argsort(v))
     assert np.corrcoef(rank(pred.output_mean), rank(-y_ok))[0, 1] > 0.99  # 12 points: 0.95
 
 
@@ -373,3 +373,28 @@ def test_max_suggestion_cost_falls_back_to_the_cheapest_candidate(params_4d, cos
     real_cost = cost_aware(s.config)[1]
     assert real_cost <= min(observed) * 1.5
     assert real_cost < np.median(observed)
+
+
+def test_cost_stratified_search_moves_both_ends_of_the_cost_range():
+    """Cost grows with ``size`` (six decades); better runs cost more. The default search
+    spreads its suggestions over costs below and above the start-up runs; the reference's
+    high-cost clamping (is_cost_stratified=False) never goes below them."""
+    params = [Param("a", LinearSpace(min=-2, max=2), 0.0),
+              Param("size", LogSpace(min=1e-3, max=1e3), 1.0)]
+
+    def run(stratified: bool, seed: int) -> tuple[float, float]:
+        opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=seed,
+                                is_cost_stratified=stratified, **FAST), params)
+        costs = []
+        for _ in range(16):
+            s = opt.suggest()
+            cost = s.config["size"]
+            opt.observe(s, (s.config["a"] - 0.5) ** 2 + 1 / math.sqrt(cost), cost)
+            costs.append(math.log10(cost))
+        start, bo = costs[:4], costs[4:]
+        return min(start) - min(bo), max(bo) - max(start)  # decades gained at each end
+
+    below, above = zip(*(run(True, seed) for seed in range(3)))
+    assert np.median(below) >= 0.5 and np.median(above) >= 0.5, (below, above)
+    clamp_below = [run(False, seed)[0] for seed in range(3)]
+    assert np.median(clamp_below) < 0.25, clamp_below

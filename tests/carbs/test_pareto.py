@@ -96,16 +96,3 @@ def test_resampling_example_fronts():
     # once resampled (0.6 and 0.9: mean 0.75 > A's mean), B joins the conservative front
     g = group_resamples(np.vstack([RX, [[1]]]), np.append(RY, 0.9), np.append(RC, 2.0))
     assert pareto_group_indices(g, 0.2, conservative=True).tolist() == [0, 1]
-
-
-def test_cheap_threshold_over_observations_or_group_means():
-    # costs of the runs: A 1, 1, 1, 1 (four resamples), B 2, C 3, D 4, E 5. The 0.5 quantile of
-    # the runs' costs is 1.5 (A alone is cheap); of the group means, 3 (A, B and C are cheap).
-    x = np.array([[0], [0], [0], [0], [1], [2], [3], [4]], dtype=float)
-    y = np.array([0.0, 0.1, 0.0, 0.1, 1.0, 0.5, 2.0, 3.0])
-    c = np.array([1.0, 1.0, 1.0, 1.0, 2.0, 3.0, 4.0, 5.0])
-    g = group_resamples(x, y, c)
-    by_groups = pareto_group_indices(g, 0.5, conservative=False)
-    by_runs = pareto_group_indices(g, 0.5, conservative=False, observation_costs=c)
-    assert by_groups.tolist() == [1, 3, 4]  # B is the best of A, B, C; then D, E
-    assert by_runs.tolist() == [0, 1, 3, 4]  # A alone is cheap; B 1.0 > 0.05; C 0.5 < 1.0

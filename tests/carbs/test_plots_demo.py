@@ -47,3 +47,21 @@ def test_demo_cli_help(capsys):
         demo_main(["--help"])
     assert e.value.code == 0
     assert "--trials" in capsys.readouterr().out
+
+
+def test_observed_front_keeps_the_cheap_end_the_search_front_collapses(tmp_path):
+    """The plotted front is the observed cost/output front: the cheapest runs are on it even
+    where CARBS's search front collapses them (min_pareto_cost_fraction)."""
+    from carbs import LinearSpace, Param
+
+    opt = CARBS(CARBSConfig(better_direction_sign=-1, min_pareto_cost_fraction=0.5),
+                [Param("x", LinearSpace(min=0.0, max=10.0), 5.0)])
+    for x, loss, cost in ((0.0, 5.0, 1.0), (1.0, 4.0, 2.0), (2.0, 3.0, 4.0), (3.0, 2.0, 8.0),
+                          (4.0, 2.5, 16.0), (5.0, 1.0, 32.0)):
+        opt.observe({"x": x}, loss, cost)
+    search = [g.cost for g in opt.pareto_front()]
+    observed = [g.cost for g in opt.pareto_front(observed=True)]
+    assert observed == [1.0, 2.0, 4.0, 8.0, 32.0]  # 16 is dominated by 8
+    assert search == [4.0, 8.0, 32.0]  # costs 1, 2, 4 collapse into their best group
+    path = plot_pareto_front(opt, tmp_path / "front.png")
+    assert Path(path).read_bytes()[:4] == PNG

@@ -25,7 +25,7 @@ def sweep(tmp_path, *overrides, sweep_dir=None, check=True, timeout=240, **kw):
     cmd = [sys.executable, str(APP), "--multirun", "+sweep=toy", f"hydra.sweep.dir={sweep_dir}",
            *overrides]
     proc = subprocess.run(cmd, cwd=tmp_path, env=ENV, capture_output=True, text=True,
-                          timeout=timeout, **kw)
+                          timeout=timeout, check=False, **kw)
     if check:
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     return proc, sweep_dir
@@ -70,9 +70,20 @@ def test_sweep_writes_a_complete_journal_then_resumes_only_with_the_same_space(t
     assert len(again) == 14 and again["trial_id"].tolist()[:12] == df["trial_id"].tolist()
     assert again["output"].iloc[:12].equals(df["output"])
 
+    # a new sweep over a wider space warm-starts from this one: CARBS starts with its 14
+    # observations (no start-up sampling), the new journal holds only the new trials
+    proc, d2 = sweep(tmp_path, "hydra.sweeper.max_trials=2", "fail_above=0.5",
+                     "hydra.sweeper.search_space.x.max=3", f"+hydra.sweeper.warm_start.from={d}",
+                     sweep_dir=tmp_path / "next")
+    new = load_trials(d2)
+    assert len(new) == 2 and not set(new["trial_id"]) & set(again["trial_id"])
+    assert "random" not in set(new["suggestion"].map(lambda s: json.loads(s)["kind"]))
+    state = json.loads((d2 / "carbs_state.json").read_text())
+    assert len(state["observations"]) == 16
+
 
 def test_joblib_launcher_runs_each_batch_on_two_workers_and_survives_a_killed_one(tmp_path):
-    proc, d = sweep(tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
+    _, d = sweep(tmp_path, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2",
                     "hydra.sweeper.n_jobs=2", "hydra.sweeper.max_trials=6", "sleep=0.3",
                     "kill_job=2")
     df = load_trials(d)
@@ -86,7 +97,7 @@ def test_joblib_launcher_runs_each_batch_on_two_workers_and_survives_a_killed_on
 
 
 def test_submitit_local_launcher(tmp_path):
-    proc, d = sweep(tmp_path, "hydra/launcher=submitit_local", "hydra.sweeper.n_jobs=2",
+    _, d = sweep(tmp_path, "hydra/launcher=submitit_local", "hydra.sweeper.n_jobs=2",
                     "hydra.sweeper.max_trials=2", "hydra.launcher.timeout_min=5")
     df = load_trials(d)
     assert len(df) == 2 and (df["status"] == "ok").all()
@@ -138,7 +149,7 @@ def test_sigkill_mid_batch_then_resume_keeps_every_finished_trial(tmp_path):
     outputs_before = json.loads(before.set_index("trial_id")["output"].to_json())
     interrupted = set(before.loc[before["status"] == "running", "trial_id"]) - set(mid_batch)
 
-    proc, _ = sweep(tmp_path, *args, sweep_dir=d)
+    sweep(tmp_path, *args, sweep_dir=d)
     after = load_trials(d).set_index("trial_id")
     assert len(after) == 6 and (after["status"] != "running").all()  # the budget holds
     assert done_before <= set(after.index)  # every trial finished before the kill is kept
