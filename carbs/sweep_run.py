@@ -423,7 +423,7 @@ class SweepRun:
     def _after_batch(self, n: int) -> None:
         assert self.opt is not None
         best = self._best()
-        front = self.opt.pareto_front()
+        front = self.opt.pareto_front(observed=True)  # the true cost/output front
         budget = f"{self.spent:.3g}" + (f"/{self.s.max_cost:.3g}" if self.s.max_cost else "")
         self._bar.update(n)
         self._bar.set_postfix(cost=budget, best="-" if best is None else f"{best[0]:.4g}",
