@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo chinchilla test lint clean system-deps
+.PHONY: install demo chinchilla notebooks test lint clean system-deps
 
 # envpool's ProcGen needs the system Qt 5 runtime (Debian: libqt5gui5).
 system-deps:
@@ -49,8 +49,15 @@ demo: $(STAMP)
 chinchilla: $(STAMP)
 	$(DEMO_ENV) $(PY) -m scaling report "$(EPOCH_CSV)" --out demo_out/chinchilla_scaling
 
+# Every figure of notebooks/ (PNG, plus the numbers behind it as JSON) into notebooks/figures/,
+# from the tables shipped in notebooks/data/ (see its README for the commands that made them).
+notebooks: $(STAMP)
+	$(DEMO_ENV) $(PY) notebooks/run.py
+
+# Two test processes (pytest-xdist), one torch/BLAS thread each: the suite's end-to-end tests
+# are single-threaded subprocess and training runs, so two at a time fill two cores.
 test: $(STAMP)
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q tests
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadgroup --durations=10 tests
 
 lint: $(STAMP)
 	$(PY) -m ruff check carbs scaling recipes benchmarks hydra_plugins tests

@@ -62,12 +62,6 @@ def baseline_fit(starts, log_n, log_d, log_loss, variant="tight"):
     return best_x, best_f
 
 
-def _time_baseline(starts, log_n, log_d, log_loss, variant):
-    t0 = time.perf_counter()
-    _, f = baseline_fit(starts, log_n, log_d, log_loss, variant)
-    return time.perf_counter() - t0, f
-
-
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
@@ -82,89 +76,108 @@ def main(argv: list[str] | None = None) -> dict:
     except ImportError:
         pass
     table = chinchilla_epoch().sort_values("output").iloc[:240]
-    log_n, log_d, log_loss = (np.log(table[c].to_numpy()) for c in
-                              ("metric.params", "metric.tokens", "output"))
+    data = tuple(np.log(table[c].to_numpy()) for c in ("metric.params", "metric.tokens",
+                                                        "output"))
     grid = parametric.default_grid()
+    ours = _time_ours(grid, data)
+    order = np.random.default_rng(args.seed).permutation(len(grid))
+    tight = _time_baseline(grid[order[:200]] if args.quick else grid, *data, "tight")
+    dflt = _time_baseline(grid[order[:100 if args.quick else 300]], *data, "defaults")
+    n_boot = 400 if args.quick else 4000
+    boot = _time_bootstrap(ours["theta"], data, n_boot, args.seed)
+    p = fit_approach3(table, n_bootstrap=0, progress=False).params  # public API, same optimum
+    result = _figures(args.quick, len(grid), len(table), ours, tight, dflt, boot, p)
+    _print_summary(args.quick, len(grid), ours, tight, dflt, boot, result, p)
+    print(json.dumps(result))
+    return result
 
-    # ours: the full 4,500-start fit (best of 2 timings: the machine is shared)
-    ours_times = []
+
+def _time_ours(grid, data) -> dict:
+    """Our full 4,500-start fit (best of 2 timings: the machine is shared)."""
+    times = []
     for _ in range(2):
         t0 = time.perf_counter()
-        theta, f_ours, _batch = parametric.fit_grid(log_n, log_d, log_loss, grid)
-        ours_times.append(time.perf_counter() - t0)
-    ours_s = min(ours_times)
+        theta, f, _batch = parametric.fit_grid(*data, grid)
+        times.append(time.perf_counter() - t0)
+    return {"s": min(times), "theta": theta, "objective": f}
 
-    rng = np.random.default_rng(args.seed)
-    order = rng.permutation(len(grid))
-    starts = grid[order[:200]] if args.quick else grid
-    base_s, f_base = _time_baseline(starts, log_n, log_d, log_loss, "tight")
-    dflt_starts = grid[order[:100 if args.quick else 300]]
-    dflt_s, f_dflt = _time_baseline(dflt_starts, log_n, log_d, log_loss, "defaults")
-    per_start_base = base_s / len(starts)
-    per_start_dflt = dflt_s / len(dflt_starts)
-    per_start_ours = ours_s / len(grid)
-    rel = abs(f_base - f_ours) / f_ours
-    rel_dflt = abs(f_dflt - f_ours) / f_ours
 
-    n_boot = 400 if args.quick else 4000
+def _time_baseline(starts, log_n, log_d, log_loss, variant) -> dict:
     t0 = time.perf_counter()
-    samples = parametric.bootstrap_fits(theta, log_n, log_d, log_loss, n_boot, seed=args.seed)
-    boot_s = time.perf_counter() - t0
+    _, f = baseline_fit(starts, log_n, log_d, log_loss, variant)
+    return {"s": time.perf_counter() - t0, "objective": f, "starts": len(starts)}
+
+
+def _time_bootstrap(theta, data, n_boot: int, seed: int) -> dict:
+    t0 = time.perf_counter()
+    samples = parametric.bootstrap_fits(theta, *data, n_boot, seed=seed)
+    seconds = time.perf_counter() - t0
     se = samples.std(axis=0, ddof=1)
-    se_e = float(np.std(np.exp(samples[:, 2]), ddof=1))
+    return {"n": n_boot, "s": seconds, "se": {"alpha": float(se[3]), "beta": float(se[4]),
+                                               "E": float(np.std(np.exp(samples[:, 2]), ddof=1))}}
 
-    fit = fit_approach3(table, n_bootstrap=0, progress=False)  # public API, same optimum
-    p = fit.params
-    speedup = per_start_base * len(grid) / ours_s
-    speedup_dflt = per_start_dflt * len(grid) / ours_s
-    label = "random subset of" if args.quick else "all"
-    print(f"ours:     {ours_s:8.2f} s for {len(grid)} starts ({per_start_ours * 1e3:.3f} ms/start),"
-          f" objective {f_ours:.12g}")
-    print(f"baseline (L-BFGS-B, central FD, tight tol): {base_s:8.2f} s for {label} "
-          f"{len(starts)} starts ({per_start_base * 1e3:.2f} ms/start), objective {f_base:.12g}, "
-          f"relative difference {rel:.3g} ({'same optimum' if rel < 1e-9 else 'NOT within 1e-9'})")
-    print(f"baseline (L-BFGS-B, scipy defaults): {dflt_s:8.2f} s for a random subset of "
-          f"{len(dflt_starts)} starts ({per_start_dflt * 1e3:.2f} ms/start), objective "
-          f"{f_dflt:.12g}, relative difference {rel_dflt:.3g}")
-    kind = "projected from per-start time (quick)" if args.quick else "measured, full grid"
-    print(f"speedup vs tight baseline ({kind}): {speedup:.1f}x; vs scipy defaults (projected "
-          f"per start): {speedup_dflt:.1f}x")
-    print(f"bootstrap: {n_boot} resamples in {boot_s:.2f} s; SE alpha {se[3]:.4f}, "
-          f"beta {se[4]:.4f}, E {se_e:.4f}")
-    print(f"fit: alpha {p['alpha']:.4f} beta {p['beta']:.4f} E {p['E']:.4f} "
-          f"ln A {p['log_A']:.4f} ln B {p['log_B']:.4f} a {p['a']:.4f}")
 
-    result = {
+def _figures(quick: bool, n_grid: int, n_runs: int, ours: dict, tight: dict, dflt: dict,
+             boot: dict, p: dict) -> dict:
+    """The benchmark's JSON object."""
+    per_start_base = tight["s"] / tight["starts"]
+    per_start_dflt = dflt["s"] / dflt["starts"]
+    rel = abs(tight["objective"] - ours["objective"]) / ours["objective"]
+    rel_dflt = abs(dflt["objective"] - ours["objective"]) / ours["objective"]
+    return {
         "benchmark": "chinchilla_fit",
-        "mode": "quick" if args.quick else "full",
-        "n_runs": len(log_n),
-        "grid_starts": len(grid),
-        "ours_s": round(ours_s, 3),
-        "ours_per_start_ms": round(per_start_ours * 1e3, 4),
+        "mode": "quick" if quick else "full",
+        "n_runs": n_runs,
+        "grid_starts": n_grid,
+        "ours_s": round(ours["s"], 3),
+        "ours_per_start_ms": round(ours["s"] / n_grid * 1e3, 4),
         "baseline": "L-BFGS-B per start, central finite differences, ftol 1e-15, gtol 1e-10",
-        "baseline_starts": len(starts),
-        "baseline_s": round(base_s, 3),
+        "baseline_starts": tight["starts"],
+        "baseline_s": round(tight["s"], 3),
         "baseline_per_start_ms": round(per_start_base * 1e3, 3),
-        "speedup": round(speedup, 1),
-        "speedup_kind": "per start, baseline on a random subset" if args.quick
+        "speedup": round(per_start_base * n_grid / ours["s"], 1),
+        "speedup_kind": "per start, baseline on a random subset" if quick
         else "full grid, both measured in this process",
-        "ours_objective": f_ours,
-        "baseline_objective": f_base,
+        "ours_objective": ours["objective"],
+        "baseline_objective": tight["objective"],
         "objective_rel_diff": rel,
         "same_optimum": bool(rel < 1e-9),
-        "defaults_baseline_starts": len(dflt_starts),
+        "defaults_baseline_starts": dflt["starts"],
         "defaults_per_start_ms": round(per_start_dflt * 1e3, 3),
-        "defaults_objective": f_dflt,
+        "defaults_objective": dflt["objective"],
         "defaults_objective_rel_diff": rel_dflt,
-        "speedup_vs_defaults_per_start": round(speedup_dflt, 1),
-        "bootstrap_resamples": n_boot,
-        "bootstrap_s": round(boot_s, 3),
-        "bootstrap_se": {"alpha": float(se[3]), "beta": float(se[4]), "E": se_e},
+        "speedup_vs_defaults_per_start": round(per_start_dflt * n_grid / ours["s"], 1),
+        "bootstrap_resamples": boot["n"],
+        "bootstrap_s": round(boot["s"], 3),
+        "bootstrap_se": boot["se"],
         "params": {k: round(float(p[k]), 5) for k in ("alpha", "beta", "E", "log_A", "log_B",
                                                       "a")},
     }
-    print(json.dumps(result))
-    return result
+
+
+def _print_summary(quick: bool, n_grid: int, ours: dict, tight: dict, dflt: dict, boot: dict,
+                   r: dict, p: dict) -> None:
+    label = "random subset of" if quick else "all"
+    rel, rel_dflt = r["objective_rel_diff"], r["defaults_objective_rel_diff"]
+    print(f"ours:     {ours['s']:8.2f} s for {n_grid} starts "
+          f"({ours['s'] / n_grid * 1e3:.3f} ms/start), objective {ours['objective']:.12g}")
+    print(f"baseline (L-BFGS-B, central FD, tight tol): {tight['s']:8.2f} s for {label} "
+          f"{tight['starts']} starts ({tight['s'] / tight['starts'] * 1e3:.2f} ms/start), "
+          f"objective {tight['objective']:.12g}, relative difference {rel:.3g} "
+          f"({'same optimum' if rel < 1e-9 else 'NOT within 1e-9'})")
+    print(f"baseline (L-BFGS-B, scipy defaults): {dflt['s']:8.2f} s for a random subset of "
+          f"{dflt['starts']} starts ({dflt['s'] / dflt['starts'] * 1e3:.2f} ms/start), "
+          f"objective {dflt['objective']:.12g}, relative difference {rel_dflt:.3g}")
+    kind = "projected from per-start time (quick)" if quick else "measured, full grid"
+    speedup = tight["s"] / tight["starts"] * n_grid / ours["s"]
+    speedup_dflt = dflt["s"] / dflt["starts"] * n_grid / ours["s"]
+    print(f"speedup vs tight baseline ({kind}): {speedup:.1f}x; vs scipy defaults (projected "
+          f"per start): {speedup_dflt:.1f}x")
+    se = boot["se"]
+    print(f"bootstrap: {boot['n']} resamples in {boot['s']:.2f} s; SE alpha {se['alpha']:.4f}, "
+          f"beta {se['beta']:.4f}, E {se['E']:.4f}")
+    print(f"fit: alpha {p['alpha']:.4f} beta {p['beta']:.4f} E {p['E']:.4f} "
+          f"ln A {p['log_A']:.4f} ln B {p['log_B']:.4f} a {p['a']:.4f}")
 
 
 if __name__ == "__main__":

@@ -43,17 +43,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from benchmarks.tuners.chinchilla_sim import (
-    ALPHA,
-    BETA,
-    DIVERGENCE_FACTOR,
-    A,
-    B,
-    ChinchillaProblem,
-    lr_opt,
-)
+from benchmarks.tuners.chinchilla_sim import DIVERGENCE_FACTOR, LAW, ChinchillaProblem, lr_opt
 from benchmarks.tuners.space import check_config
-from scaling.chinchilla import closed_form_allocation
 from scaling.recommend import recommend
 
 #: The sweep's search space (sweep-YAML spelling); the centre is a small model (~5e14 FLOPs).
@@ -162,7 +153,7 @@ def one_seed(seed: int, n_trials: int, n_bootstrap: int, ablation: bool = False)
         if front is not None:
             configs[ABLATION] = {k: float(v) for k, v in front.recommendations[i].params.items()}
         approaches = item.allocation["approaches"]
-        n_true = float(closed_form_allocation(budget, ALPHA, BETA, A, B)["N_opt"].iloc[0])
+        n_true = float(LAW.compute_optimal(budget)["N_opt"].iloc[0])
         for method, cfg in configs.items():
             res = evaluate(cfg, budget)
             out.append({"seed": seed, "factor": factor, "budget": budget, "sweep_max_cost": c,

@@ -47,7 +47,7 @@ import torch
 
 from carbs import CARBS, CARBSConfig, LinearSpace, LogSpace, Param
 from carbs.encoder import ParamEncoder
-from carbs.pareto import group_resamples, pareto_group_indices
+from carbs.pareto import group_basic_resamples, pareto_group_indices
 from carbs.surrogate import CostScaler, GaussianProcess, OutputWarp, exact_settings
 
 REF_STEPS = 1000
@@ -90,10 +90,12 @@ def make_data(params: list[Param], n: int, seed: int) -> list[tuple[dict, float,
     return data
 
 
-def time_ours(params, data, threads: int) -> tuple[float, float]:
+def time_ours(params, data, threads: int, device: str = "cpu") -> tuple[float, float]:
     """(cold, warm): the first suggest() of a fresh optimiser given the n observations, then
-    the median of ``REPEATS`` observe-then-suggest cycles."""
-    cfg = CARBSConfig(better_direction_sign=-1, seed=0, resample_frequency=0, num_threads=threads)
+    the median of ``REPEATS`` observe-then-suggest cycles (``device``: CARBSConfig.device;
+    ``benchmarks/gpu_check.py`` times it on CUDA)."""
+    cfg = CARBSConfig(better_direction_sign=-1, seed=0, resample_frequency=0, num_threads=threads,
+                      device=device)
     opt = CARBS(cfg, params)
     for c, y, k in data:
         opt.observe(c, y, k)
@@ -120,7 +122,7 @@ def time_reference(params, data, steps: int) -> float:
     dev = torch.device("cpu")
     t0 = time.perf_counter()
     warp, scaler = OutputWarp(y), CostScaler(cost)
-    groups = group_resamples(x, y, cost)
+    groups = group_basic_resamples(x, y, cost)
     front = pareto_group_indices(groups)
     px = scaler(groups.mean_cost[front]).reshape(-1, 1)
     py = warp(groups.mean_output[front])

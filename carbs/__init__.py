@@ -32,7 +32,7 @@ _EXPORTS = {
     "load_state": "carbs.optimizer",
     "save_state": "carbs.optimizer",
     "warm_start": "carbs.optimizer",
-    "group_resamples": "carbs.pareto",
+    "group_basic_resamples": "carbs.pareto",
     "pareto_group_indices": "carbs.pareto",
     "plot_convergence": "carbs.plots",
     "plot_params_vs_cost": "carbs.plots",
@@ -68,7 +68,7 @@ __all__ = [
     "Suggestion",
     "SweepConfigError",
     "expected_improvement",
-    "group_resamples",
+    "group_basic_resamples",
     "load_state",
     "load_trials",
     "log_expected_improvement",
@@ -99,7 +99,7 @@ if TYPE_CHECKING:  # static analysers and IDEs see the real names
     from carbs.config import CARBSConfig, Observation, ParetoGroup, Suggestion
     from carbs.journal import Journal, JournalError, load_trials
     from carbs.optimizer import CARBS, load_state, save_state, warm_start
-    from carbs.pareto import group_resamples, pareto_group_indices
+    from carbs.pareto import group_basic_resamples, pareto_group_indices
     from carbs.plots import plot_convergence, plot_params_vs_cost, plot_pareto_front
     from carbs.spaces import CategoricalSpace, LinearSpace, LogitSpace, LogSpace, Param, Space
     from carbs.state import SCHEMA_VERSION, StateFileError

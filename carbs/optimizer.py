@@ -40,7 +40,7 @@ from carbs.acquisition import (
 )
 from carbs.config import CARBSConfig, Observation, ParetoGroup, Suggestion
 from carbs.encoder import ParamEncoder
-from carbs.pareto import group_resamples, pareto_group_indices
+from carbs.pareto import group_basic_resamples, pareto_group_indices
 from carbs.persistence import PersistenceMixin
 from carbs.proposal import (
     draw_candidates,
@@ -267,7 +267,7 @@ class CARBS(PersistenceMixin):
         sign = self.config.better_direction_sign
         y = np.array([sign * self._observations[i].output for i in ok])
         c = np.array([self._observations[i].cost for i in ok])
-        groups = group_resamples(x, y, c)
+        groups = group_basic_resamples(x, y, c)
         front = self._front(groups, ok, self.config.is_pareto_group_selection_conservative)
         return groups, front, ok
 

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Groups", "group_resamples", "pareto_group_indices"]
+__all__ = ["Groups", "group_basic_resamples", "pareto_group_indices"]
 
 
 @dataclass
@@ -68,15 +68,17 @@ class Groups:
         return len(self.first)
 
 
-def group_resamples(
+def group_basic_resamples(
     inputs: np.ndarray, signed_outputs: np.ndarray, costs: np.ndarray, decimals: int = 9
 ) -> Groups:
-    """Group rows of ``inputs`` that are identical (after rounding to ``decimals``)."""
+    """Group observations whose basic-space ``inputs`` rows are identical (after rounding to
+    ``decimals``); the table-side counterpart is :func:`scaling.group_table_resamples`."""
     inputs = np.asarray(inputs, dtype=np.float64)
     y = np.asarray(signed_outputs, dtype=np.float64)
     c = np.asarray(costs, dtype=np.float64)
     if inputs.ndim != 2 or len(inputs) != len(y) or len(y) != len(c):
-        raise ValueError("group_resamples: inputs (n, d), outputs (n,), costs (n,) must agree in n")
+        raise ValueError("group_basic_resamples: inputs (n, d), outputs (n,), costs (n,) must "
+                         "agree in n")
     if len(y) == 0:
         empty = np.zeros(0)
         return Groups(np.zeros(0, np.int64), np.zeros(0, np.int64), empty, empty, empty,

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from hydra.errors import CompactHydraException
@@ -26,11 +26,13 @@ from tqdm.auto import tqdm
 
 from carbs.config import CARBSConfig
 from carbs.journal import JOURNAL_FILE, Journal
-from carbs.optimizer import CARBS
 from carbs.spaces import CategoricalSpace, Param
 from carbs.state import StateFileError, read_state_file
 from carbs.sweep_config import SweepConfigError, SweepSettings, check_param_paths, format_override
 from carbs.trial_task import read_trial_record
+
+if TYPE_CHECKING:  # torch and gpytorch load only once a sweep passes its checks: a refused start
+    from carbs.optimizer import CARBS  # answers in about a second
 
 logger = logging.getLogger("carbs.sweep")
 
@@ -172,6 +174,7 @@ class SweepRun:
         self.next_job = 0
         self.retry: list[_Trial] = []
         self._last_plot = -math.inf
+        self._plotted = -1  # observations drawn by the last plot (a final redraw of the same is skipped)
         self._bar: Any = None
         self._composed_once = False
 
@@ -207,6 +210,8 @@ class SweepRun:
 
     def _new_optimizer(self) -> CARBS:
         """A fresh optimiser, warm-started from an earlier sweep when the settings say so."""
+        from carbs.optimizer import CARBS
+
         cfg = CARBSConfig(**self.s.carbs)
         ws = self.s.warm_start
         if not ws:
@@ -221,6 +226,8 @@ class SweepRun:
         return opt
 
     def _resume(self) -> None:
+        from carbs.optimizer import CARBS
+
         assert self.journal is not None
         opt = CARBS(CARBSConfig(**self.s.carbs), self.params)
         state_path = self.sweep_dir / STATE_FILE
@@ -435,11 +442,13 @@ class SweepRun:
         self._plots()
 
     def _plots(self, force: bool = False) -> None:
+        assert self.opt is not None
+        if len(self.opt.observations) == self._plotted:
+            return  # nothing new since the last drawing
         if not force and time.monotonic() - self._last_plot < self.s.plot_interval_s:
             return
         from carbs.plots import plot_convergence, plot_params_vs_cost, plot_pareto_front
 
-        assert self.opt is not None
         try:
             plot_pareto_front(self.opt, self.sweep_dir / "pareto.png", cost_label=self.s.cost,
                               output_label=self.s.objective)
@@ -448,7 +457,7 @@ class SweepRun:
             plot_convergence(self.opt, self.sweep_dir / "convergence.png", cost_label=self.s.cost)
         except Exception as e:  # noqa: BLE001  (a plot never stops a sweep)
             logger.warning("could not draw the sweep's plots: %s", e)
-        self._last_plot = time.monotonic()
+        self._last_plot, self._plotted = time.monotonic(), len(self.opt.observations)
 
     def _log_summary(self) -> None:
         best = self._best()

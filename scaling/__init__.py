@@ -6,7 +6,10 @@ and never imports ``carbs`` or ``recipes``. CLI: ``python -m scaling report SRC`
 """
 
 from scaling.chinchilla import (
+    EPOCH_REFIT,
+    PAPER_FIT,
     Approach3Fit,
+    ChinchillaLaw,
     ExponentFit,
     chinchilla_data,
     closed_form_allocation,
@@ -18,23 +21,25 @@ from scaling.chinchilla import (
 )
 from scaling.datasets import chinchilla_epoch, chinchilla_epoch_path
 from scaling.diagnostics import Diagnostic
-from scaling.frontier import group_resamples, pareto_front
+from scaling.frontier import group_table_resamples, pareto_front, pareto_indices
 from scaling.io import find_table_file, from_epoch, is_epoch_table, load_table
 from scaling.parametric import default_grid
 from scaling.powerlaw import (
     FitError,
     PowerLawFit,
-    SaturatingFit,
     extrapolation_decades,
     fit_power_law,
     fit_power_laws,
-    fit_saturating,
 )
 from scaling.recommend import Recommendation, RecommendError, recommend
 from scaling.report import ReportConfig, run_report
+from scaling.saturating import SaturatingFit, fit_frontier_law, fit_saturating
 
 __all__ = [
+    "EPOCH_REFIT",
+    "PAPER_FIT",
     "Approach3Fit",
+    "ChinchillaLaw",
     "Diagnostic",
     "ExponentFit",
     "FitError",
@@ -53,16 +58,18 @@ __all__ = [
     "fit_approach1",
     "fit_approach2",
     "fit_approach3",
+    "fit_frontier_law",
     "fit_power_law",
     "fit_power_laws",
     "fit_saturating",
     "from_epoch",
     "group_budgets",
-    "group_resamples",
+    "group_table_resamples",
     "is_epoch_table",
     "isoflop_minima",
     "load_table",
     "pareto_front",
+    "pareto_indices",
     "recommend",
     "run_report",
 ]

@@ -25,11 +25,25 @@ def build_parser() -> argparse.ArgumentParser:
         description="Scaling-law fits over sweep tables (Pareto-front power laws, Chinchilla "
                     "approaches 1-3).")
     sub = parser.add_subparsers(dest="command", required=True)
-    rep = sub.add_parser(
+    _configure_report(sub.add_parser(
         "report", help="fit, plot and summarise a sweep table",
         description="Run every fit the table's columns allow and write PNG plots, summary.md, "
                     "summary.csv and summary.json into the output directory.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter))
+    from scaling.recommend import configure_parser
+
+    configure_parser(sub.add_parser(
+        "recommend", help="the configuration for a larger budget, from a sweep's front",
+        description="Recommend every hyperparameter for each --budget from the sweep's Pareto "
+                    "front and trials (spending the budget: 6ND = C), with intervals, a ready "
+                    "command line, recommendation.json (--out) and the next sweep's YAML "
+                    "(--next-sweep).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter))
+    return parser
+
+
+def _configure_report(rep: argparse.ArgumentParser) -> None:
+    """The ``report`` subcommand's arguments."""
     rep.add_argument("src", help="trial table: SQLite journal (.sqlite/.db with a 'trials' "
                      "table), .csv, .parquet, or a sweep directory (searched for journal.sqlite, "
                      "journal.db, *.sqlite, *.sqlite3, *.db, trials.parquet, *.parquet, "
@@ -71,16 +85,6 @@ def build_parser() -> argparse.ArgumentParser:
                      help="plot and tabulate every param.* law (overrides --max-param-plots)")
     rep.add_argument("--quiet", action="store_true", help="no progress bars, warnings only")
     rep.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    from scaling.recommend import configure_parser
-
-    configure_parser(sub.add_parser(
-        "recommend", help="the configuration for a larger budget, from a sweep's front",
-        description="Recommend every hyperparameter for each --budget from the sweep's Pareto "
-                    "front and trials (spending the budget: 6ND = C), with intervals, a ready "
-                    "command line, recommendation.json (--out) and the next sweep's YAML "
-                    "(--next-sweep).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter))
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,17 +9,23 @@ Input: a contract table with ``output`` (the loss), ``metric.params`` (N) and ``
   tolerance), a parabola of loss against ln N per group, its minimum; N_opt ∝ C^a.
 * Approach 3 (:func:`fit_approach3`): the parametric law L = E + A/N^alpha + B/D^beta, Huber
   fit from the 4,500-start grid (see :mod:`scaling.parametric`), bootstrap over runs.
+
+The law itself is :class:`ChinchillaLaw`; the two published sets of its constants are
+:data:`PAPER_FIT` (Hoffmann et al. 2022) and :data:`EPOCH_REFIT` (Besiroglu et al. 2024).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from scaling import parametric
+from scaling.bootstrap import interval_percentiles
+from scaling.frontier import pareto_indices
 from scaling.io import ok_rows, require_columns
 from scaling.powerlaw import (
     FitError,
@@ -30,6 +36,35 @@ from scaling.powerlaw import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChinchillaLaw:
+    """The parametric loss L(N, D) = E + A / N^alpha + B / D^beta (N parameters, D tokens)."""
+
+    E: float
+    A: float
+    B: float
+    alpha: float
+    beta: float
+
+    def loss(self, n_params, tokens):
+        """L(N, D): floats give a float, numpy arrays broadcast."""
+        return self.E + self.A / n_params ** self.alpha + self.B / tokens ** self.beta
+
+    def compute_optimal(self, compute) -> pd.DataFrame:
+        """Compute-optimal N, D under C = 6 N D (:func:`closed_form_allocation`)."""
+        return closed_form_allocation(compute, self.alpha, self.beta, self.A, self.B)
+
+
+#: Hoffmann et al. (2022), "Training Compute-Optimal Large Language Models", Approach 3 as
+#: published (their equation 10).
+PAPER_FIT = ChinchillaLaw(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
+#: Besiroglu et al. (2024), "Chinchilla Scaling: A replication attempt": Epoch AI's refit of the
+#: paper's runs (ln A = 6.1699, ln B = 7.6698, ln E = 0.5973), the law :func:`fit_approach3`
+#: recovers from :func:`scaling.chinchilla_epoch`.
+EPOCH_REFIT = ChinchillaLaw(E=math.exp(0.5973), A=math.exp(6.1699), B=math.exp(7.6698),
+                            alpha=0.3473, beta=0.3672)
 
 
 def chinchilla_data(table: pd.DataFrame) -> pd.DataFrame:
@@ -152,12 +187,7 @@ def fit_approach1(table: pd.DataFrame, n_bins: int | None = None, n_bootstrap: i
         edges = np.logspace(np.log10(data["C"].min()), np.log10(data["C"].max()), n_bins + 1)
         idx = np.clip(np.searchsorted(edges, data["C"], side="right") - 1, 0, n_bins - 1)
         data = data.loc[data.groupby(idx)["loss"].idxmin()].sort_values("C")
-    keep, best = [], np.inf
-    for i, loss in zip(data.index, data["loss"]):
-        if loss < best:
-            keep.append(i)
-            best = loss
-    env = data.loc[keep]
+    env = data.iloc[pareto_indices(data["C"], data["loss"])]
     pts = pd.DataFrame({"compute": env["C"], "N_opt": env["N"], "D_opt": env["D"],
                         "loss": env["loss"]})
     if len(pts) < 3:
@@ -266,11 +296,10 @@ class Approach3Fit:
         if not len(self.samples):
             return {}
         d = _derived(self.samples)
-        lo, hi = np.percentile(d, [50 * (1 - self.level), 50 * (1 + self.level)], axis=0)
+        lo, hi = np.percentile(d, interval_percentiles(self.level), axis=0)
         out = {k: (float(lo[i]), float(hi[i])) for i, k in enumerate(_A3_NAMES)}
         for i, k in enumerate(("log_A", "log_B", "log_E")):
-            lo_r, hi_r = np.percentile(self.samples[:, i], [50 * (1 - self.level),
-                                                            50 * (1 + self.level)])
+            lo_r, hi_r = np.percentile(self.samples[:, i], interval_percentiles(self.level))
             out[k] = (float(lo_r), float(hi_r))
         return out
 
@@ -285,11 +314,15 @@ class Approach3Fit:
             out[k] = float(np.std(self.samples[:, i], ddof=1))
         return out
 
+    @property
+    def law(self) -> ChinchillaLaw:
+        """The fitted law at the point estimate."""
+        return ChinchillaLaw(E=float(np.exp(self.log_E)), A=float(np.exp(self.log_A)),
+                             B=float(np.exp(self.log_B)), alpha=self.alpha, beta=self.beta)
+
     def loss(self, n_params, tokens) -> np.ndarray:
         """L(N, D) at the point estimate."""
-        n, d = np.asarray(n_params, dtype=float), np.asarray(tokens, dtype=float)
-        return np.exp(self.log_E) + np.exp(self.log_A) / n ** self.alpha \
-            + np.exp(self.log_B) / d ** self.beta
+        return self.law.loss(np.asarray(n_params, dtype=float), np.asarray(tokens, dtype=float))
 
     def compute_optimal(self, compute, warn_decades: float = 1.0) -> pd.DataFrame:
         """N_opt, D_opt, tokens per parameter at the budgets (intervals when bootstrapped).
@@ -310,7 +343,7 @@ class Approach3Fit:
             g = (al * big_a / (be * big_b)) ** (1.0 / (al + be))
             n_opt = g * c6 ** (be / (al + be))
             d_opt = c6 ** (al / (al + be)) / g
-            q = [50 * (1 - self.level), 50 * (1 + self.level)]
+            q = interval_percentiles(self.level)
             for name, arr in (("N", n_opt), ("D", d_opt), ("tpp", d_opt / n_opt)):
                 lo, hi = np.percentile(arr, q, axis=0)
                 out[f"{name}_low"], out[f"{name}_high"] = lo, hi

@@ -2,7 +2,8 @@
 
 Rows with ``status != 'ok'`` (when a status column exists) and non-finite outputs / costs are
 dropped; resampled configurations (identical ``param.*`` values) are averaged into one group;
-the front is the set of groups, sorted by cost, that beat every cheaper group's output.
+the front is the set of groups, sorted by cost, that beat every cheaper group's output
+(:func:`pareto_indices`, the 2-D front of any cost / value arrays).
 """
 
 from __future__ import annotations
@@ -87,8 +88,28 @@ def _aggregate(df: pd.DataFrame, ids: np.ndarray, params: list[str]) -> pd.DataF
     return pd.concat([out, pd.DataFrame({"n_samples": counts})], axis=1)
 
 
-def group_resamples(df: pd.DataFrame, param_columns: list[str] | None = None) -> pd.DataFrame:
-    """Average rows whose ``param.*`` values are identical; adds ``n_samples``.
+def pareto_indices(cost, value) -> np.ndarray:
+    """Positions of the 2-D Pareto front of the points ``(cost[i], value[i])`` (lower is better
+    in both), cheapest first: in order of cost (equal costs: lower value first), a point is on
+    the front when its value is below every cheaper point's. NaN values never are."""
+    cost = np.asarray(cost, dtype=float)
+    value = np.asarray(value, dtype=float)
+    if cost.shape != value.shape or cost.ndim != 1:
+        raise ValueError(f"pareto_indices: cost and value must be 1-D of one length, got "
+                         f"{cost.shape} and {value.shape}")
+    if not len(cost):
+        return np.zeros(0, dtype=np.int64)
+    order = np.lexsort((value, cost))
+    v = value[order]
+    best_before = np.fmin.accumulate(np.concatenate(([np.inf], v[:-1])))
+    return order[v < best_before].astype(np.int64)
+
+
+def group_table_resamples(df: pd.DataFrame,
+                          param_columns: list[str] | None = None) -> pd.DataFrame:
+    """Average the rows of a trial table whose ``param.*`` values are identical; adds
+    ``n_samples`` (the optimiser's counterpart, in basic space, is
+    ``carbs.pareto.group_basic_resamples``).
 
     Numeric columns are averaged; other columns keep the group's first value. Without any
     param columns each row is its own group.
@@ -139,13 +160,7 @@ def pareto_front(
     group_cost = np.bincount(ids, weights=costs) / counts
     sign = 1.0 if direction == "min" else -1.0
     score = sign * np.bincount(ids, weights=rows[output_column].to_numpy(dtype=float)) / counts
-    order = np.lexsort((score, group_cost))
-    keep, best = [], np.inf
-    for idx in order:
-        if score[idx] < best:
-            keep.append(idx)
-            best = score[idx]
-    keep = np.asarray(keep, dtype=np.int64)
+    keep = pareto_indices(group_cost, score)
     members = np.isin(ids, keep)
     # renumber the front's groups 0..k-1 in cost order, then aggregate only their rows
     position = np.full(len(counts), -1, dtype=np.int64)

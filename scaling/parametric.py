@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
+from scaling.bootstrap import bootstrap_counts
+
 logger = logging.getLogger(__name__)
 
 #: Parameter order used by every array in this module: (ln A, ln B, ln E, alpha, beta).
@@ -255,7 +257,7 @@ def bootstrap_fits(
     bar = tqdm(total=n_resamples, desc="approach3 bootstrap", disable=not progress, leave=False)
     for start in range(0, n_resamples, batch_size):
         size = min(batch_size, n_resamples - start)
-        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=size).astype(np.float64)
+        counts = bootstrap_counts(rng, n, size)
         theta0 = np.repeat(np.asarray(theta_hat, dtype=np.float64)[None, :], size, axis=0)
         res = batched_newton(theta0, log_n, log_d, log_loss, weights=counts, delta=delta)
         out[start:start + size] = res.theta

@@ -16,7 +16,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import LogFormatterSciNotation, NullLocator
 
 from scaling.chinchilla import Approach3Fit, ExponentFit
-from scaling.powerlaw import PowerLawFit, SaturatingFit
+from scaling.powerlaw import PowerLawFit
+from scaling.saturating import SaturatingFit
 
 
 def _grid(cmin: float, cmax: float, extend: float = 1.0) -> np.ndarray:

@@ -52,16 +52,16 @@ import pandas as pd
 from scaling import diagnostics
 from scaling._recommend import (
     BudgetRecommendation,
+    Builder,
     RecommendError,
-    _Builder,
-    _format_table,
-    _frontier_fit,
-    _jsonable,
+    format_table,
+    jsonable,
 )
 from scaling.diagnostics import Diagnostic
 from scaling.frontier import pareto_front
 from scaling.io import load_table, ok_rows, require_columns
-from scaling.powerlaw import extrapolation_decades
+from scaling.powerlaw import PowerLawFit, extrapolation_decades
+from scaling.saturating import SaturatingFit, fit_frontier_law
 from scaling.searchspace import (
     ParamSpec,
     format_override,
@@ -116,7 +116,7 @@ class Recommendation:
 
     def to_dict(self) -> dict:
         """recommendation.json: the contract keys plus the context behind the numbers."""
-        return _jsonable({
+        return jsonable({
             "source": self.source, "cost_column": self.cost_column,
             "recommendations": [r.to_dict() for r in self.recommendations],
             "output_column": self.output_column, "direction": self.direction,
@@ -140,7 +140,7 @@ class Recommendation:
 
     def format_table(self) -> str:
         """The human-readable summary printed by the CLI."""
-        return _format_table(self)
+        return format_table(self)
 
     def next_sweep_yaml(self, **kwargs) -> str:
         """A ``conf/sweep``-style YAML around this recommendation (see
@@ -250,6 +250,44 @@ def recommend(
     Raises:
         RecommendError: bad input (the message names the cause and the fix).
     """
+    _check_options(follow, clamp, laws, level)
+    meta = None if isinstance(table, pd.DataFrame) else read_journal_meta(table)
+    specs, space_from = _resolve_space(table, space, meta)
+    df = load_table(table, "auto")
+    source = df.attrs.get("source", "<DataFrame>")
+    direction = _resolve_direction(direction, meta)
+    ok, front, budgets = _front_and_budgets(df, source, budgets, cost_column, output_column,
+                                            direction, min_front_points)
+    fcost = front[cost_column].to_numpy(dtype=float)
+    diags: list[Diagnostic] = list(diagnostics.sparse_front(fcost))
+    diags += diagnostics.far_extrapolation(budgets, float(fcost.min()), float(fcost.max()))
+    notes: list[str] = []
+    rec = Builder(df, ok, front, specs, cost_column, fixed or {}, n_bootstrap, level, seed,
+                  clamp, notes, diags, laws)
+    rec.fit_laws()
+    ffit = fit_frontier_law(fcost, front[output_column], direction, n_bootstrap, level, seed,
+                            name=output_column, fall_back=True)
+    diags += diagnostics.check_fit("frontier", ffit)
+    follow_used, follow_reason = rec.fit_budget_models(follow)
+    rec.fit_surface(output_column, direction, ffit)
+    job = _hydra_job(table, df, meta, rec.names)
+    prefix = _command_prefix(command_prefix, job, notes)
+    items = _budget_items(rec, ffit, budgets, prefix, fcost)
+    diagnostics.log_diagnostics(diags, logger)
+    if space_from != "none":
+        notes.insert(0, f"search space from the {space_from}")
+    return Recommendation(
+        source=source, cost_column=cost_column, output_column=output_column,
+        direction=direction, follow=follow_used, follow_reason=follow_reason,
+        recommendations=items, diagnostics=diags, notes=notes, space=specs,
+        n_front=len(front), front_costs=(float(fcost.min()), float(fcost.max())),
+        sweep={k: (meta or {}).get(k) for k in ("sweep", "objective", "direction", "cost_key")},
+        sweep_config=job.sweep_config if job else None,
+        fixed_overrides=list(job.overrides) if job else [], command_prefix=prefix,
+        models=rec.model_text, front=front)
+
+
+def _check_options(follow: str, clamp: str, laws: str, level: float) -> None:
     if follow not in FOLLOW:
         raise RecommendError(f"follow={follow!r}: use one of {FOLLOW}")
     if clamp not in CLAMP:
@@ -258,16 +296,24 @@ def recommend(
         raise RecommendError(f"laws={laws!r}: use one of {LAWS}")
     if not 0 < level < 1:
         raise RecommendError(f"level={level}: use a confidence level in (0, 1)")
-    meta = None if isinstance(table, pd.DataFrame) else read_journal_meta(table)
-    specs, space_from = _resolve_space(table, space, meta)
-    df = load_table(table, "auto")
-    source = df.attrs.get("source", "<DataFrame>")
+
+
+def _resolve_direction(direction: str | None, meta: dict | None) -> str:
+    """``"min"`` or ``"max"``: the argument, else the journal's, else ``"min"``."""
     if direction is None:
         direction = "max" if str((meta or {}).get("direction", "min")).startswith("max") \
             else "min"
     direction = {"minimize": "min", "maximize": "max"}.get(direction, direction)
     if direction not in ("min", "max"):
         raise RecommendError(f"direction={direction!r}: use 'min' or 'max'")
+    return direction
+
+
+def _front_and_budgets(df: pd.DataFrame, source: str, budgets, cost_column: str,
+                       output_column: str, direction: str, min_front_points: int
+                       ) -> tuple[pd.DataFrame, pd.DataFrame, list[float]]:
+    """The successful trials, the Pareto front and the budgets, checked: enough front points,
+    no budget below the cheapest run."""
     require_columns(df, [cost_column, output_column], "a recommendation")
     ok = ok_rows(df, [cost_column, output_column])
     if ok.empty:
@@ -290,28 +336,33 @@ def recommend(
                 f"{cost_column!r}): the laws are fitted from {cost_min:.4g} up, and "
                 f"extrapolating them downwards is not supported; use a budget of at least "
                 f"{cost_min:.4g}, typically 10-100x the largest ({cost_max:.4g}).")
-    fcost = front[cost_column].to_numpy(dtype=float)
-    diags: list[Diagnostic] = list(diagnostics.sparse_front(fcost))
-    diags += diagnostics.far_extrapolation(budgets, float(fcost.min()), float(fcost.max()))
-    notes: list[str] = []
-    rec = _Builder(df, ok, front, specs, cost_column, fixed or {}, n_bootstrap, level, seed,
-                   clamp, notes, diags, laws)
-    rec.fit_laws()
-    ffit = _frontier_fit(front, cost_column, output_column, direction, n_bootstrap, level, seed)
-    diags += diagnostics.check_fit("frontier", ffit)
-    follow_used, follow_reason = rec.fit_budget_models(follow)
-    rec.fit_surface(output_column, direction, ffit)
-    job = None
+    return ok, front, budgets
+
+
+def _hydra_job(table, df: pd.DataFrame, meta: dict | None, tuned: list[str]):
+    """How a sweep directory's (or journal's) Hydra jobs were launched; None for a table."""
     if not isinstance(table, pd.DataFrame) and (Path(table).is_dir() or meta):
         root = Path(table) if Path(table).is_dir() else Path(table).parent
-        job = hydra_job(root, df, list(rec.names))
-    prefix = command_prefix
+        return hydra_job(root, df, list(tuned))
+    return None
+
+
+def _command_prefix(given: str | None, job, notes: list[str]) -> str | None:
+    """The command the overrides are appended to: the given one, else the Hydra job's."""
+    prefix = given
     if prefix is None and job is not None and job.module:
         prefix = " ".join([f"python -m {job.module}", *job.overrides])
     if prefix is None:
         notes.append("the recipe is unknown (no Hydra files next to the table): the command "
                      "holds only the overrides; pass --command-prefix 'python -m recipes.lm "
                      "...' for a full command line")
+    return prefix
+
+
+def _budget_items(rec: Builder, ffit: SaturatingFit | PowerLawFit, budgets: list[float],
+                  prefix: str | None, fcost: np.ndarray) -> list[BudgetRecommendation]:
+    """One recommendation per budget: the configuration, its command, the front law's
+    prediction and how far the budget lies beyond the front."""
     items = []
     with np.errstate(over="ignore", invalid="ignore"):
         pred = ffit.predict(budgets, warn_decades=np.inf)
@@ -324,18 +375,7 @@ def recommend(
         item.extrapolation_decades = float(extrapolation_decades(
             np.array([b]), float(fcost.min()), float(fcost.max()))[0])
         items.append(item)
-    diagnostics.log_diagnostics(diags, logger)
-    if space_from != "none":
-        notes.insert(0, f"search space from the {space_from}")
-    return Recommendation(
-        source=source, cost_column=cost_column, output_column=output_column,
-        direction=direction, follow=follow_used, follow_reason=follow_reason,
-        recommendations=items, diagnostics=diags, notes=notes, space=specs,
-        n_front=len(front), front_costs=(float(fcost.min()), float(fcost.max())),
-        sweep={k: (meta or {}).get(k) for k in ("sweep", "objective", "direction", "cost_key")},
-        sweep_config=job.sweep_config if job else None,
-        fixed_overrides=list(job.overrides) if job else [], command_prefix=prefix,
-        models=rec.model_text, front=front)
+    return items
 
 
 # --- command line ------------------------------------------------------------------------------

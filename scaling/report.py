@@ -31,7 +31,8 @@ from scaling import chinchilla, diagnostics, plots
 from scaling.frontier import pareto_front
 from scaling.io import describe_unusable, load_table, ok_rows, require_columns
 from scaling.outdir import staged_report_dir, writable
-from scaling.powerlaw import SPACES, FitError, fit_power_laws, fit_saturating
+from scaling.powerlaw import SPACES, FitError, fit_power_laws
+from scaling.saturating import fit_frontier_law
 
 logger = logging.getLogger(__name__)
 
@@ -121,15 +122,8 @@ def _frontier_fit(front, cfg, usage: str):
         raise FitError(f"too few Pareto-front points to fit: {len(front)} (cost column "
                        f"{cfg.cost_column!r}, output {cfg.output_column!r}; {usage}); need 3+, "
                        f"so run more configurations at different costs.")
-    if cfg.direction == "min" and np.all(out > 0) and len(front) >= 4:
-        return fit_saturating(cost, out, cfg.n_bootstrap, cfg.level, cfg.seed,
-                              progress=cfg.progress)
-    space = "log" if np.all(out > 0) else "linear"
-    fit = fit_power_laws(cost, {cfg.output_column: out}, space, cfg.n_bootstrap, cfg.level,
-                         cfg.seed)[cfg.output_column]
-    if isinstance(fit, FitError):
-        raise fit
-    return fit
+    return fit_frontier_law(cost, out, cfg.direction, cfg.n_bootstrap, cfg.level, cfg.seed,
+                            name=cfg.output_column)
 
 
 def _param_fits(front, cfg) -> dict:
@@ -282,22 +276,13 @@ def run_report(cfg: ReportConfig) -> list[dict]:
 
 
 def _run(cfg: ReportConfig, out: Path) -> list[dict]:
-    table = load_table(cfg.src, cfg.format)
-    source = table.attrs.get("source", "the table")
-    require_columns(table, [cfg.cost_column, cfg.output_column], f"the scaling report of {source}")
-    n_ok, usage = describe_unusable(table, [cfg.cost_column, cfg.output_column])
-    if n_ok < len(table):
-        n_status = int((table["status"].astype(str) != "ok").sum()) if "status" in table else 0
-        # failed trials are routine; rows dropped for bad values are worth a warning
-        level = logging.INFO if n_ok + n_status == len(table) else logging.WARNING
-        logger.log(level, "%s: using %d of %d rows; %s", source, n_ok, len(table), usage)
+    table, source, usage = _load(cfg)
     front = pareto_front(table, cfg.cost_column, cfg.output_column, cfg.direction)
     ok = ok_rows(table, [cfg.cost_column, cfg.output_column])[[cfg.cost_column,
                                                                  cfg.output_column]]
     cmax = float(ok[cfg.cost_column].max()) if len(ok) else 1.0
     budgets = np.asarray(cfg.budgets or [cmax * 10, cmax * 100], dtype=float)
     records, extras, brief = [], {}, []
-
     ffit = _frontier_fit(front, cfg, f"{source}: {usage}")
     rec = _record("frontier", ffit.params, ffit.ci, ffit.n_points)
     if rec is None:
@@ -309,6 +294,32 @@ def _run(cfg: ReportConfig, out: Path) -> list[dict]:
         _plot("the frontier", plots.plot_front, ok, front, ffit, cfg.cost_column,
               cfg.output_column, out / "frontier.png")
     pfits = _param_fits(front, cfg)
+    records += _param_records(cfg, front, pfits, budgets, extras, brief, out)
+    cfits = _chinchilla_records(_with_drop_highest(cfg, table), table, budgets, records, extras,
+                                out)
+    diags = _diagnostics(front[cfg.cost_column].to_numpy(dtype=float), budgets, ffit, pfits,
+                         cfits)
+    _write_summaries(out, cfg, table, front, records, extras, usage, brief, diags)
+    return records
+
+
+def _load(cfg: ReportConfig) -> tuple[pd.DataFrame, str, str]:
+    """The table, its name and which rows the fits use (logged when some are left out)."""
+    table = load_table(cfg.src, cfg.format)
+    source = table.attrs.get("source", "the table")
+    require_columns(table, [cfg.cost_column, cfg.output_column], f"the scaling report of {source}")
+    n_ok, usage = describe_unusable(table, [cfg.cost_column, cfg.output_column])
+    if n_ok < len(table):
+        n_status = int((table["status"].astype(str) != "ok").sum()) if "status" in table else 0
+        # failed trials are routine; rows dropped for bad values are worth a warning
+        level = logging.INFO if n_ok + n_status == len(table) else logging.WARNING
+        logger.log(level, "%s: using %d of %d rows; %s", source, n_ok, len(table), usage)
+    return table, source, usage
+
+
+def _param_records(cfg, front, pfits, budgets, extras, brief, out: Path) -> list[dict]:
+    """The parameter laws' records in the table's column order; prediction tables and plots
+    for the ``cfg.max_param_plots`` strongest trends, the others listed in ``brief``."""
     limit = len(pfits) if cfg.max_param_plots is None else cfg.max_param_plots
     param_records = {}
     for rank, (name, fit) in enumerate(pfits.items()):
@@ -329,14 +340,24 @@ def _run(cfg: ReportConfig, out: Path) -> list[dict]:
         logger.info("%d more param laws in summary.json without plots (only the %d strongest "
                     "trends are plotted; use --all-params for all)", len(brief), limit)
     # summary.json keeps the table's column order
-    records += [param_records[c[len("param."):]] for c in front.columns
-                if c.startswith("param.") and c[len("param."):] in param_records]
-    if cfg.drop_highest is None:  # Epoch's replication drops its 5 highest-loss runs
-        epoch = table.attrs.get("format") == "epoch"
-        cfg = replace(cfg, drop_highest=EPOCH_DROP_HIGHEST if epoch else 0)
-        if epoch:
-            logger.info("Epoch table: Approach 3 drops the %d highest-loss runs, as in the "
-                        "replication (override with --drop-highest)", EPOCH_DROP_HIGHEST)
+    return [param_records[c[len("param."):]] for c in front.columns
+            if c.startswith("param.") and c[len("param."):] in param_records]
+
+
+def _with_drop_highest(cfg: ReportConfig, table: pd.DataFrame) -> ReportConfig:
+    """``cfg`` with ``drop_highest`` set: Epoch's replication drops its 5 highest-loss runs."""
+    if cfg.drop_highest is not None:
+        return cfg
+    epoch = table.attrs.get("format") == "epoch"
+    if epoch:
+        logger.info("Epoch table: Approach 3 drops the %d highest-loss runs, as in the "
+                    "replication (override with --drop-highest)", EPOCH_DROP_HIGHEST)
+    return replace(cfg, drop_highest=EPOCH_DROP_HIGHEST if epoch else 0)
+
+
+def _chinchilla_records(cfg, table, budgets, records, extras, out: Path) -> dict:
+    """Approaches 3, 2, 1: their records and compute-optimal tables (fits that are not finite
+    are dropped), and their plot; returns the fits kept."""
     cfits, data = _chinchilla_fits(table, cfg)
     chin_budgets = budgets if cfg.budgets or data is None else np.asarray(
         [float(data["C"].max()) * 10, float(data["C"].max()) * 100])
@@ -352,8 +373,12 @@ def _run(cfg: ReportConfig, out: Path) -> list[dict]:
     if cfg.plots and cfits:
         _plot("the Chinchilla approaches", plots.plot_chinchilla, data, cfits,
               out / "chinchilla.png")
+    return cfits
 
-    fcost = front[cfg.cost_column].to_numpy(dtype=float)
+
+def _diagnostics(fcost: np.ndarray, budgets: np.ndarray, ffit, pfits: dict,
+                 cfits: dict) -> list:
+    """Every fit warning (:mod:`scaling.diagnostics`), logged."""
     diags = diagnostics.sparse_front(fcost)
     diags += diagnostics.far_extrapolation(budgets, float(fcost.min()), float(fcost.max()))
     diags += diagnostics.check_fit("frontier", ffit)
@@ -362,6 +387,12 @@ def _run(cfg: ReportConfig, out: Path) -> list[dict]:
     for name, fit in cfits.items():
         diags += diagnostics.check_fit(name, fit)
     diagnostics.log_diagnostics(diags, logger)
+    return diags
+
+
+def _write_summaries(out: Path, cfg, table, front, records, extras, usage, brief,
+                     diags) -> None:
+    """summary.json, summary.csv and summary.md."""
     # one record per line: standard JSON (allow_nan=False) through the fast C encoder
     (out / "summary.json").write_text(
         "[\n" + ",\n".join(json.dumps(r, allow_nan=False) for r in records) + "\n]\n")
@@ -373,4 +404,3 @@ def _run(cfg: ReportConfig, out: Path) -> list[dict]:
     warn = "".join(f"- {d}\n" for d in diags)
     (out / "summary.md").write_text(_markdown(cfg, table, front, records, extras, usage, brief)
                                     + (f"\n## Warnings\n\n{warn}" if diags else ""))
-    return records

@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from scaling.basic_space import from_basic, to_basic
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["HydraJob", "ParamSpec", "format_override", "hydra_job", "load_space_file",
@@ -62,24 +64,14 @@ class ParamSpec:
         return self.kind == "categorical"
 
     def forward(self, x):
-        """Param space -> unscaled basic space (log10, log10-odds or identity)."""
-        x = np.asarray(x, dtype=float)
+        """Param space -> unscaled basic space (:func:`scaling.basic_space.to_basic`)."""
         with np.errstate(divide="ignore", invalid="ignore"):
-            if self.kind == "log":
-                return np.log10(x)
-            if self.kind == "logit":
-                return np.log10(x / (1.0 - x))
-        return x
+            return to_basic(self.kind, x)
 
     def inverse(self, t):
-        """Unscaled basic space -> param space."""
-        t = np.asarray(t, dtype=float)
+        """Unscaled basic space -> param space (:func:`scaling.basic_space.from_basic`)."""
         with np.errstate(over="ignore"):
-            if self.kind == "log":
-                return 10.0 ** t
-            if self.kind == "logit":
-                return 1.0 / (1.0 + 10.0 ** (-t))
-        return t
+            return from_basic(self.kind, t)
 
     def round(self, x: float) -> float:
         """Round to the integer grid (multiples of ``rounding_factor``) when integer; a log

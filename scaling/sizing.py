@@ -162,11 +162,23 @@ def solve_for(model: CountModel, target: float, start: Mapping[str, float],
     model value differs from ``target`` beyond rounding only when every parameter got pinned.
     """
     names = model.names
-    base = {n: float(start[n]) for n in names}
     lo = {n: specs[n].min if lower and n in specs and specs[n].min is not None else -math.inf
           for n in names}
     hi = {n: specs[n].max if upper and n in specs and specs[n].max is not None else math.inf
           for n in names}
+    cont = _continuous_solution(model, target, {n: float(start[n]) for n in names}, direction,
+                                lo, hi)
+    best = _closest_on_grid(model, target, cont, specs, lo, hi)
+    return best, model(best), cont
+
+
+def _continuous_solution(model: CountModel, target: float, base: dict[str, float],
+                         direction: Mapping[str, float], lo: dict[str, float],
+                         hi: dict[str, float]) -> dict[str, float]:
+    """The values before rounding: every free parameter scaled from ``base`` along its
+    ``direction`` weight until the model hits ``target``; one that crosses a bound is pinned
+    there and the others move on without it."""
+    names = model.names
     pinned: dict[str, float] = {}
     for n in names:  # a law value already outside the bounds starts pinned there
         if base[n] < lo[n]:
@@ -204,6 +216,15 @@ def solve_for(model: CountModel, target: float, start: Mapping[str, float],
             break
         pinned.update(out)
         cont = {**cont, **pinned}
+    return cont
+
+
+def _closest_on_grid(model: CountModel, target: float, cont: dict[str, float],
+                     specs: Mapping[str, ParamSpec], lo: dict[str, float],
+                     hi: dict[str, float]) -> dict[str, float]:
+    """Among the integer-grid neighbours of ``cont`` inside the bounds, the combination whose
+    model value is closest to ``target`` (in log)."""
+    names = model.names
     choices = []
     for n in names:
         opts = specs[n].grid_neighbours(cont[n]) if n in specs else [cont[n]]
@@ -216,4 +237,4 @@ def solve_for(model: CountModel, target: float, start: Mapping[str, float],
         err = abs(math.log(model(vals)) - math.log(target))
         if err < best_err:
             best, best_err = vals, err
-    return best, model(best), cont
+    return best

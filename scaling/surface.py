@@ -31,9 +31,12 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.optimize import least_squares
+
+from scaling.bootstrap import interval_percentiles
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +88,7 @@ class SurfaceFit:
         z = np.atleast_2d(np.asarray(z, dtype=float)) - self.z_mean
         s = self._slot(name)
         t = self.theta[s + 1] + z @ self.theta[s + 2:s + 2 + self.q]
-        q = [50 * (1 - self.level), 50 * (1 + self.level)]
+        q = interval_percentiles(self.level)
         if len(self.samples):
             tb = self.samples[:, s + 1][:, None] + self.samples[:, s + 2:s + 2 + self.q] @ z.T
             lo, hi = np.percentile(tb, q, axis=0)
@@ -230,45 +233,83 @@ def fit_surface(y: np.ndarray, hyper: dict[str, np.ndarray], *, n_params=None, t
     names = list(hyper)
     t = np.column_stack([np.asarray(hyper[n], dtype=float) for n in names]) if names else \
         np.empty((len(y), 0))
-    if n_params is not None:
-        kind = "nd"
-        ln_n, ln_d = np.log(np.asarray(n_params, float)), np.log(np.asarray(tokens, float))
-        z_raw = np.column_stack([ln_n, ln_d]) / math.log(10)
-        base, base_args, base_name = _base_nd, (ln_n, ln_d), "approach3"
-        theta_base = np.asarray(base_start, dtype=float)
-        lo_b, hi_b = [-np.inf, -np.inf, -np.inf, 0.0, 0.0], [np.inf, np.inf, np.inf, 3.0, 3.0]
-    else:
-        kind = "cost"
-        x = np.log10(np.asarray(cost, float))
-        z_raw = x[:, None]
-        xc = x - x.mean()
-        if np.all(y > 0):
-            base, base_args, base_name = _base_sat, (xc * math.log(10),), "saturating"
-            theta_base = np.array([math.log(max(np.ptp(y), 1e-6)), math.log(max(y.min() * 0.5,
-                                                                               1e-12)), 0.3])
-            lo_b, hi_b = [-np.inf, -np.inf, 0.0], [np.inf, np.inf, 10.0]
-        else:
-            base, base_args, base_name = _base_quad, (xc,), "quadratic"
-            theta_base = np.polyfit(xc, y, 2)[::-1]
-            lo_b, hi_b = [-np.inf] * 3, [np.inf] * 3
-    z_mean = z_raw.mean(axis=0)
-    z = z_raw - z_mean
-    q, k = z.shape[1], len(names)
-    prior = np.array([float(np.median(t[:, j])) for j in range(k)])
+    base = _base(y, n_params, tokens, cost, base_start)
+    z_mean = base.z_raw.mean(axis=0)
+    z = base.z_raw - z_mean
+    prior = np.array([float(np.median(t[:, j])) for j in range(len(names))])
     c_floor = math.log(1e-10 * f_scale)  # the lower bound of every log c_h
-    theta0, lo, hi = list(theta_base), list(lo_b), list(hi_b)
-    for j in range(k):
+    theta0, bounds = _start(base, t, f_scale, c_floor, z.shape[1])
+    model = _Model(base.fn, base.args, z, t, len(base.theta), prior, f_scale / PRIOR_SD)
+    res, f_scale = _fit_rescaled(model, theta0, y, bounds, f_scale, c_floor)
+    fit = SurfaceFit(names, base.kind, base.name, z_mean, res.x, len(base.theta), f_scale,
+                     len(y), level, log_c_floor=c_floor, z_lo=base.z_raw.min(axis=0),
+                     z_hi=base.z_raw.max(axis=0),
+                     t_range={n: tuple(float(v) for v in np.percentile(t[:, j], [5, 95]))
+                              for j, n in enumerate(names)})
+    dof = max(len(y) - len(res.x), 1)
+    fit.cov = np.linalg.pinv(res.jac.T @ res.jac) * (2.0 * res.cost / dof)
+    if n_bootstrap > 0:
+        fit.samples = _bootstrap(model, res.x, y, bounds, f_scale, n_bootstrap, seed)
+    logger.debug("surface fit (%s, %d params, %d trials): cost %.4g, %d evaluations",
+                 base.kind, len(res.x), len(y), res.cost, res.nfev)
+    return fit
+
+
+@dataclass
+class _Base:
+    """The surface's base (the loss without the parabolas) and the scale regressors z."""
+
+    kind: str
+    name: str
+    fn: Any
+    args: tuple
+    theta: np.ndarray
+    lower: list
+    upper: list
+    z_raw: np.ndarray
+
+
+def _base(y, n_params, tokens, cost, base_start) -> _Base:
+    """Chinchilla's L(N, D) from N and D; from the cost alone, the saturating law (or a
+    quadratic in log cost when the output is not positive)."""
+    if n_params is not None:
+        ln_n, ln_d = np.log(np.asarray(n_params, float)), np.log(np.asarray(tokens, float))
+        return _Base("nd", "approach3", _base_nd, (ln_n, ln_d),
+                     np.asarray(base_start, dtype=float),
+                     [-np.inf, -np.inf, -np.inf, 0.0, 0.0], [np.inf, np.inf, np.inf, 3.0, 3.0],
+                     np.column_stack([ln_n, ln_d]) / math.log(10))
+    x = np.log10(np.asarray(cost, float))
+    xc = x - x.mean()
+    if np.all(y > 0):
+        theta = np.array([math.log(max(np.ptp(y), 1e-6)), math.log(max(y.min() * 0.5, 1e-12)),
+                          0.3])
+        return _Base("cost", "saturating", _base_sat, (xc * math.log(10),), theta,
+                     [-np.inf, -np.inf, 0.0], [np.inf, np.inf, 10.0], x[:, None])
+    return _Base("cost", "quadratic", _base_quad, (xc,), np.polyfit(xc, y, 2)[::-1],
+                 [-np.inf] * 3, [np.inf] * 3, x[:, None])
+
+
+def _start(base: _Base, t: np.ndarray, f_scale: float, c_floor: float, q: int):
+    """Starting parameters and bounds: each parabola starts at the trials' median with a
+    curvature of the noise over the values' variance, and no slope."""
+    theta0, lo, hi = list(base.theta), list(base.lower), list(base.upper)
+    for j in range(t.shape[1]):
         var = max(float(np.var(t[:, j])), 1e-6)
-        theta0 += [math.log(f_scale / var), prior[j]] + [0.0] * q
+        theta0 += [math.log(f_scale / var), float(np.median(t[:, j]))] + [0.0] * q
         lo += [c_floor, -np.inf] + [-np.inf] * q
         hi += [math.log(1e6 * f_scale / var), np.inf] + [np.inf] * q
-    model = _Model(base, base_args, z, t, len(theta_base), prior, f_scale / PRIOR_SD)
     bounds = (np.asarray(lo), np.asarray(hi))
-    theta0 = np.clip(np.asarray(theta0, dtype=float), bounds[0] + 1e-9, bounds[1] - 1e-9)
+    return np.clip(np.asarray(theta0, dtype=float), bounds[0] + 1e-9, bounds[1] - 1e-9), bounds
+
+
+def _fit_rescaled(model: _Model, theta0, y, bounds, f_scale: float, c_floor: float):
+    """The robust fit; the scale given is an upper guess, re-estimated (twice at most) from the
+    residuals, refitting each time. Returns the result and the scale it used."""
     w = np.ones(len(y))
     res = _solve(model, theta0, y, w, bounds, f_scale)
     floor = 1e-3 * float(np.median(np.abs(y)))
-    for _ in range(2):  # the scale given is an upper guess: re-estimate it from the residuals
+    n_base, q = model.n_base, model.q
+    for _ in range(2):
         resid = model.predict(res.x)[0] - y
         mad = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
         if not mad < f_scale / 1.5:
@@ -276,30 +317,26 @@ def fit_surface(y: np.ndarray, hyper: dict[str, np.ndarray], *, n_params=None, t
         f_scale = max(mad, floor, 1e-12)
         model.prior_w = f_scale / PRIOR_SD
         start = res.x.copy()
-        for j in range(k):  # a curvature stuck at zero cannot move again: restart it
-            sl = slice(len(theta_base) + (2 + q) * j, len(theta_base) + (2 + q) * (j + 1))
+        for j in range(model.k):  # a curvature stuck at zero cannot move again: restart it
+            sl = slice(n_base + (2 + q) * j, n_base + (2 + q) * (j + 1))
             if start[sl.start] <= c_floor + 1.0:
                 start[sl] = theta0[sl]
         res = _solve(model, start, y, w, bounds, f_scale)
-    fit = SurfaceFit(names, kind, base_name, z_mean, res.x, len(theta_base), f_scale, len(y),
-                     level, log_c_floor=c_floor, z_lo=z_raw.min(axis=0),
-                     z_hi=z_raw.max(axis=0),
-                     t_range={n: tuple(float(v) for v in np.percentile(t[:, j], [5, 95]))
-                              for j, n in enumerate(names)})
-    jac = res.jac
-    dof = max(len(y) - len(res.x), 1)
-    s2 = 2.0 * res.cost / dof
-    fit.cov = np.linalg.pinv(jac.T @ jac) * s2
-    if n_bootstrap > 0:
-        rng = np.random.default_rng(seed)
-        samples = []
-        for _ in range(n_bootstrap):
-            idx = rng.integers(0, len(y), len(y))
-            sub = _Model(base, tuple(a[idx] for a in base_args), z[idx], t[idx],
-                         len(theta_base), prior, model.prior_w)
-            r = _solve(sub, res.x, y[idx], w, bounds, f_scale, max_nfev=50)
-            samples.append(r.x)
-        fit.samples = np.asarray(samples)
-    logger.debug("surface fit (%s, %d params, %d trials): cost %.4g, %d evaluations", kind,
-                 len(res.x), len(y), res.cost, res.nfev)
-    return fit
+    return res, f_scale
+
+
+def _bootstrap(model: _Model, theta, y, bounds, f_scale: float, n_bootstrap: int,
+               seed: int) -> np.ndarray:
+    """Refits on resampled trials, from the full-data optimum. Rows are drawn as indices (the
+    robust loss does not weight a repeated row like a doubled residual, so the multinomial
+    weights of :mod:`scaling.bootstrap` would be another estimator)."""
+    rng = np.random.default_rng(seed)
+    w = np.ones(len(y))
+    samples = []
+    for _ in range(n_bootstrap):
+        idx = rng.integers(0, len(y), len(y))
+        sub = _Model(model.base, tuple(a[idx] for a in model.base_args), model.z[idx],
+                     model.t[idx], model.n_base, model.prior, model.prior_w)
+        r = _solve(sub, theta, y[idx], w, bounds, f_scale, max_nfev=50)
+        samples.append(r.x)
+    return np.asarray(samples)

@@ -4,8 +4,9 @@ Parameters: width, depth, tokens, learning rate, warm-up fraction, weight decay.
 
     N    = 12 * depth * width^2                      (non-embedding parameters)
     D    = tokens
-    loss = E + A / N^alpha + B / D^beta              (Epoch AI's refit of Chinchilla's law:
-           ln A = 6.1699, ln B = 7.6698, ln E = 0.5973, alpha = 0.3473, beta = 0.3672)
+    loss = E + A / N^alpha + B / D^beta              (Epoch AI's refit of Chinchilla's law,
+           scaling.chinchilla.EPOCH_REFIT: ln A = 6.1699, ln B = 7.6698, ln E = 0.5973,
+           alpha = 0.3473, beta = 0.3672)
          + 0.05 * ln(lr / lr_opt(N))^2               (lr_opt(N) = 3e-3 * (N / 1e8)^-0.25)
          + 1.0 * (warmup - w_opt(N))^2               (w_opt(N) = clip(0.02 (N/1e8)^0.2, .005, .2))
          + 0.5 * (weight_decay - 0.1)^2
@@ -29,10 +30,10 @@ from scipy.optimize import minimize_scalar
 
 from benchmarks.tuners.base import Budget, Evaluation, Problem
 from benchmarks.tuners.space import Dim
+from scaling.chinchilla import EPOCH_REFIT
 
-LN_A, LN_B, LN_E = 6.1699, 7.6698, 0.5973
-ALPHA, BETA = 0.3473, 0.3672
-A, B, E = math.exp(LN_A), math.exp(LN_B), math.exp(LN_E)
+#: The simulator's loss law (Epoch AI's refit of Chinchilla's).
+LAW = EPOCH_REFIT
 NOISE_SD = 0.01
 DIVERGENCE_FACTOR = 10.0
 
@@ -44,7 +45,7 @@ def n_params(width: np.ndarray | float, depth: np.ndarray | float) -> np.ndarray
 
 def chinchilla_loss(n: np.ndarray | float, d: np.ndarray | float) -> np.ndarray | float:
     """L(N, D) = E + A / N^alpha + B / D^beta (Epoch AI refit)."""
-    return E + A / np.asarray(n, dtype=float) ** ALPHA + B / np.asarray(d, dtype=float) ** BETA
+    return LAW.loss(np.asarray(n, dtype=float), np.asarray(d, dtype=float))
 
 
 def lr_opt(n: np.ndarray | float) -> np.ndarray | float:

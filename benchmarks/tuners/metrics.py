@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.tuners.base import Problem
+from scaling.frontier import pareto_indices
 
 NF = "metric.noise_free_output"
 
@@ -51,10 +52,9 @@ def cost_to_target(run: pd.DataFrame, target: float) -> float:
 def found_front(run: pd.DataFrame, budget: float, costs: np.ndarray) -> np.ndarray:
     """F(c): best single-trial noise-free output with trial cost <= c, within the budget."""
     inside = run[run["cumulative_cost"] <= budget * (1 + 1e-12)]
-    vals = _values(inside)
-    tc = inside["cost"].to_numpy(dtype=float)
-    order = np.argsort(tc)
-    tc, best = tc[order], np.minimum.accumulate(vals[order]) if len(vals) else vals
+    tc, vals = inside["cost"].to_numpy(dtype=float), _values(inside)
+    front = pareto_indices(tc, vals)  # F(c) is the last front point's value with cost <= c
+    tc, best = tc[front], vals[front]
     idx = np.searchsorted(tc, np.asarray(costs, dtype=float), side="right") - 1
     return np.where(idx >= 0, best[np.clip(idx, 0, None)] if len(best) else np.inf, np.inf)
 

@@ -112,35 +112,44 @@ def run_one(spec: RunSpec) -> RunResult:
             result.tuner_error = f"tell #{i}: {type(exc).__name__}: {exc}"
             logger.error("%s: %s\n%s", spec.sweep, result.tuner_error, traceback.format_exc())
         cumulative += ev.cost
-        row: dict[str, Any] = {
-            "trial_id": f"{spec.sweep}/{i}",
-            "sweep": spec.sweep,
-            "status": "failed" if ev.failed else "ok",
-            "output": ev.output,
-            "cost": ev.cost,
-        }
-        row.update({f"param.{k}": v for k, v in config.items()})
-        row["metric.noise_free_output"] = ev.noise_free
-        row["metric.suggest_seconds"] = t1 - t0 + (time.perf_counter() - t2)
-        row["metric.eval_seconds"] = t2 - t1
-        row.update({f"metric.{k}": v for k, v in ev.metrics.items()})
-        row.update(
-            {
-                "error": ev.error,
-                "started_at": started,
-                "finished_at": _now(),
-                "tuner": spec.tuner,
-                "problem": spec.problem,
-                "seed": spec.seed,
-                "trial_index": i,
-                "cumulative_cost": cumulative,
-            }
-        )
+        row = _trial_row(spec, i, config, ev, started, t1 - t0 + (time.perf_counter() - t2),
+                         t2 - t1, cumulative)
         result.rows.append(row)
         if result.tuner_error:
             break
     result.seconds = time.perf_counter() - t_start
     return result
+
+
+def _trial_row(spec: RunSpec, i: int, config: dict[str, Any], ev, started: str,
+               suggest_seconds: float, eval_seconds: float, cumulative: float) -> dict[str, Any]:
+    """Trial ``i`` of a run as a row of the trial table (the project's contract, plus the
+    benchmark's columns)."""
+    row: dict[str, Any] = {
+        "trial_id": f"{spec.sweep}/{i}",
+        "sweep": spec.sweep,
+        "status": "failed" if ev.failed else "ok",
+        "output": ev.output,
+        "cost": ev.cost,
+    }
+    row.update({f"param.{k}": v for k, v in config.items()})
+    row["metric.noise_free_output"] = ev.noise_free
+    row["metric.suggest_seconds"] = suggest_seconds
+    row["metric.eval_seconds"] = eval_seconds
+    row.update({f"metric.{k}": v for k, v in ev.metrics.items()})
+    row.update(
+        {
+            "error": ev.error,
+            "started_at": started,
+            "finished_at": _now(),
+            "tuner": spec.tuner,
+            "problem": spec.problem,
+            "seed": spec.seed,
+            "trial_index": i,
+            "cumulative_cost": cumulative,
+        }
+    )
+    return row
 
 
 def _run_pinned(spec: RunSpec) -> RunResult:

@@ -1,11 +1,14 @@
-"""The recipes' Hydra entry points share this: a failed single run exits non-zero, while a
-``--multirun`` sweep gets the failed result dict back from the task function."""
+"""The recipes' Hydra entry points share this: the result is printed as one JSON line, a failed
+single run exits non-zero, while a ``--multirun`` sweep gets the failed result dict back from the
+task function."""
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["exit_if_failed", "is_single_run"]
+__all__ = ["exit_if_failed", "is_single_run", "print_result"]
 
 
 def is_single_run() -> bool:
@@ -25,3 +28,13 @@ def exit_if_failed(result: Mapping[str, Any]) -> None:
     single run failed; nothing in a sweep or for a success."""
     if result.get("status") == "failed" and is_single_run():
         raise SystemExit(f"error: {result.get('error')}")
+
+
+def _jsonable(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def print_result(result: Mapping[str, Any]) -> None:
+    """Print ``result`` as one line of standard JSON: a NaN or infinite number (e.g. the
+    ``output`` of a failed trial, ``metric.mfu`` on a CPU) is written as ``null``."""
+    print(json.dumps({k: _jsonable(v) for k, v in result.items()}), flush=True)

@@ -9,7 +9,6 @@ from recipes.lm.config import (
     TrainConfig,
     to_lm_config,
 )
-from recipes.lm.model import GPT, count_params, flops_per_token, training_flops
 
 __all__ = [
     "GPT",
@@ -32,7 +31,11 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # Composer, datasets and sentencepiece load lazily so that configs and the model import fast.
+    # torch, Composer, datasets and sentencepiece load lazily, so that `--help` and configuration
+    # errors answer in about a second.
+    if name in ("GPT", "count_params", "flops_per_token", "training_flops"):
+        from recipes.lm import model
+        return getattr(model, name)
     if name == "train":
         from recipes.lm.training import train
         return train

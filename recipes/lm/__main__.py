@@ -6,8 +6,6 @@ The undecorated task function is ``_task``; ``_task.result_keys`` lists the resu
 """
 from __future__ import annotations
 
-import json
-import math
 import os
 from pathlib import Path
 
@@ -17,12 +15,6 @@ from omegaconf import DictConfig
 from recipes.lm.config import to_lm_config  # registers the schema "base_lm" before hydra.main
 
 CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
-
-
-def _jsonable(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None if math.isnan(value) else str(value)
-    return value
 
 
 #: Keys every successful result holds (a failed one: output, cost, status, error and what was
@@ -40,7 +32,7 @@ def _task(cfg: DictConfig) -> dict:
     """Run :func:`recipes.lm.train` on the composed config and return its result dict (a Hydra
     sweeper reads it from the job's ``return_value``). A failed run prints its result too, then
     exits non-zero when it is a single command-line run."""
-    from recipes.common import describe_error, exit_if_failed, failure_result
+    from recipes.common import describe_error, exit_if_failed, failure_result, print_result
 
     try:
         lm_cfg = to_lm_config(cfg)  # config errors surface before the heavy imports
@@ -51,7 +43,7 @@ def _task(cfg: DictConfig) -> dict:
 
         result = train(lm_cfg)
     if int(os.environ.get("RANK", "0")) == 0:
-        print(json.dumps({k: _jsonable(v) for k, v in result.items()}), flush=True)
+        print_result(result)
     exit_if_failed(result)  # a single run: status 1 after the JSON; a sweep: the dict
     return result
 

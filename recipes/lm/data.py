@@ -246,63 +246,78 @@ class LMData:
             self.vocab_size = self.tokenizer.vocab_size
 
 
+def _in_memory_data(cfg: LMConfig, n_val: int,
+                    tok_kwargs: dict) -> tuple[Tokenizer, PackedDataset, torch.Tensor]:
+    """``kjv`` / ``text_files``: the whole corpus in memory, split by document hash, packed."""
+    d, seq_len = cfg.data, cfg.model.context_length + 1
+    docs = kjv_documents() if d.name == "kjv" else text_file_documents(d.paths, d.text_field)
+    docs = list(_capped(docs, d.max_bytes))
+    if not any(t.strip() for t in docs):
+        files = _expand(d.paths, "data.paths") if d.name == "text_files" else ["kjv"]
+        raise ValueError(f"data.paths: the corpus is empty: {files[:5]} (from {d.paths}) "
+                         "hold no text (a .txt document is a blank-line separated block, a "
+                         f".json/.jsonl record needs a non-empty {d.text_field!r} field); "
+                         "add text or point data.paths at other files")
+    train_docs = [t for t in docs if not is_validation(t, d.val_fraction, d.seed)]
+    val_docs = [t for t in docs if is_validation(t, d.val_fraction, d.seed)]
+    if not val_docs:
+        raise ValueError(f"data.val_fraction={d.val_fraction}: no document of the {len(docs)} "
+                         "fell into the validation split; raise val_fraction or add text")
+    tok = load_or_train_tokenizer(train_docs, d.vocab_size, **tok_kwargs)
+    train = PackedDataset(_pack_tensor(train_docs, tok, seq_len))
+    val = _pack_tensor(val_docs, tok, seq_len, limit=n_val)
+    if len(train) == 0:
+        raise ValueError(f"data: the training split holds fewer than {seq_len} tokens; add text "
+                         "or lower model.context_length")
+    return tok, train, val
+
+
+def _streaming_data(cfg: LMConfig, n_val: int,
+                    tok_kwargs: dict) -> tuple[Tokenizer, StreamingPackedDataset, torch.Tensor]:
+    """``c4`` (hub or local shards): training streamed, validation packed in memory; without
+    ``data.val_paths``, local shards are split by document hash like the in-memory sources."""
+    d, seq_len = cfg.data, cfg.model.context_length + 1
+    own_val = not d.paths or bool(d.val_paths)
+    train_texts = (r[d.text_field] for r in _hf_stream(cfg, "train"))
+    if not own_val:
+        train_texts = (t for t in train_texts if not is_validation(t, d.val_fraction, d.seed))
+    source = ("data.val_paths" if d.val_paths else "data.paths") if d.paths else (
+        f"{d.hf_path} ({d.hf_name})")
+    try:
+        tok = load_or_train_tokenizer(train_texts, d.vocab_size, **tok_kwargs)
+    except ValueError as exc:
+        if "corpus is empty" not in str(exc):
+            raise
+        raise ValueError(f"{'data.paths' if d.paths else source}: the corpus is empty (no "
+                         f"document with a non-empty {d.text_field!r} field); check the "
+                         "files / dataset, or data.text_field") from exc
+    seen = [0]
+
+    def counted(texts: Iterable[str]) -> Iterator[str]:
+        for text in texts:
+            seen[0] += bool(text.strip())
+            yield text
+
+    val_texts = counted(r[d.text_field]
+                        for r in _hf_stream(cfg, "validation" if own_val else "train"))
+    if not own_val:
+        val_texts = (t for t in val_texts if is_validation(t, d.val_fraction, d.seed))
+    val = _pack_tensor(val_texts, tok, seq_len, limit=n_val)
+    train = StreamingPackedDataset(cfg, tok, skip_validation_docs=not own_val)
+    if val.shape[0] == 0 and seen[0] == 0:
+        raise ValueError(f"{source}: the validation source holds no text (no document with "
+                         f"a non-empty {d.text_field!r} field); check the files / dataset, "
+                         "or data.text_field")
+    return tok, train, val
+
+
 def build_data(cfg: LMConfig) -> LMData:
     """Load/stream the corpus named by ``cfg.data``, get a tokenizer, split and pack."""
     d, seq_len = cfg.data, cfg.model.context_length + 1
     n_val = max(1, d.val_tokens // cfg.model.context_length)
     tok_kwargs = {"path": d.tokenizer, "cache_dir": d.cache_dir, "train_bytes": d.tokenizer_train_bytes}
-    if d.name in ("kjv", "text_files"):
-        docs = kjv_documents() if d.name == "kjv" else text_file_documents(d.paths, d.text_field)
-        docs = list(_capped(docs, d.max_bytes))
-        if not any(t.strip() for t in docs):
-            files = _expand(d.paths, "data.paths") if d.name == "text_files" else ["kjv"]
-            raise ValueError(f"data.paths: the corpus is empty: {files[:5]} (from {d.paths}) "
-                             "hold no text (a .txt document is a blank-line separated block, a "
-                             f".json/.jsonl record needs a non-empty {d.text_field!r} field); "
-                             "add text or point data.paths at other files")
-        train_docs = [t for t in docs if not is_validation(t, d.val_fraction, d.seed)]
-        val_docs = [t for t in docs if is_validation(t, d.val_fraction, d.seed)]
-        if not val_docs:
-            raise ValueError(f"data.val_fraction={d.val_fraction}: no document of the {len(docs)} "
-                             "fell into the validation split; raise val_fraction or add text")
-        tok = load_or_train_tokenizer(train_docs, d.vocab_size, **tok_kwargs)
-        train = PackedDataset(_pack_tensor(train_docs, tok, seq_len))
-        val = _pack_tensor(val_docs, tok, seq_len, limit=n_val)
-        if len(train) == 0:
-            raise ValueError(f"data: the training split holds fewer than {seq_len} tokens; add text "
-                             "or lower model.context_length")
-    else:  # c4: the streaming code path (hub or local shards)
-        own_val = not d.paths or bool(d.val_paths)
-        train_texts = (r[d.text_field] for r in _hf_stream(cfg, "train"))
-        if not own_val:
-            train_texts = (t for t in train_texts if not is_validation(t, d.val_fraction, d.seed))
-        source = ("data.val_paths" if d.val_paths else "data.paths") if d.paths else (
-            f"{d.hf_path} ({d.hf_name})")
-        try:
-            tok = load_or_train_tokenizer(train_texts, d.vocab_size, **tok_kwargs)
-        except ValueError as exc:
-            if "corpus is empty" not in str(exc):
-                raise
-            raise ValueError(f"{'data.paths' if d.paths else source}: the corpus is empty (no "
-                             f"document with a non-empty {d.text_field!r} field); check the "
-                             "files / dataset, or data.text_field") from exc
-        seen = [0]
-
-        def counted(texts: Iterable[str]) -> Iterator[str]:
-            for text in texts:
-                seen[0] += bool(text.strip())
-                yield text
-
-        val_texts = counted(r[d.text_field]
-                            for r in _hf_stream(cfg, "validation" if own_val else "train"))
-        if not own_val:
-            val_texts = (t for t in val_texts if is_validation(t, d.val_fraction, d.seed))
-        val = _pack_tensor(val_texts, tok, seq_len, limit=n_val)
-        train = StreamingPackedDataset(cfg, tok, skip_validation_docs=not own_val)
-        if val.shape[0] == 0 and seen[0] == 0:
-            raise ValueError(f"{source}: the validation source holds no text (no document with "
-                             f"a non-empty {d.text_field!r} field); check the files / dataset, "
-                             "or data.text_field")
+    build = _in_memory_data if d.name in ("kjv", "text_files") else _streaming_data
+    tok, train, val = build(cfg, n_val, tok_kwargs)
     if val.shape[0] == 0:
         raise ValueError(f"data: the validation split holds fewer than {seq_len} tokens; raise "
                          "data.val_fraction or lower model.context_length")

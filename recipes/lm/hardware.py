@@ -1,4 +1,12 @@
-"""Peak dense bf16 tensor-core FLOP/s per GPU, for model-FLOPs utilisation (MFU)."""
+"""Peak dense bf16 tensor-core FLOP/s per GPU, for model-FLOPs utilisation (MFU).
+
+Kept rather than Composer's ``SpeedMonitor``, which cannot report what the result needs: it logs
+a rolling-window MFU to the loggers only, while ``metric.mfu`` is one whole-run number in the
+result JSON (resumed segments included); and its lookup (``get_gpu_flops_available``) needs a
+Trainer ``State``, takes the peak of the run's precision (an fp32 run gets the non-tensor-core
+peak) and knows fewer GPUs (no H100 NVL, L4, L40S or RTX cards; an A10G gets the A10's peak),
+so today's MFU values would change.
+"""
 from __future__ import annotations
 
 __all__ = ["PEAK_BF16_FLOPS", "peak_flops"]

@@ -6,11 +6,12 @@ import hashlib
 import io
 import logging
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import sentencepiece as spm
+
+from recipes.common.files import atomic_path
 
 __all__ = ["Tokenizer", "default_cache_dir", "load_or_train_tokenizer", "train_tokenizer"]
 
@@ -84,10 +85,8 @@ def train_tokenizer(lines: Sequence[str], vocab_size: int, out_path: str | os.Pa
     except RuntimeError as exc:
         raise ValueError(f"data.vocab_size={vocab_size}: SentencePiece could not train on this "
                          f"corpus ({exc}); try a smaller vocab_size") from exc
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(buf.getvalue())
-    os.replace(tmp, out_path)  # atomic: concurrent ranks may race to write the same model
+    with atomic_path(out_path) as tmp:  # concurrent ranks may race to write the same model
+        tmp.write_bytes(buf.getvalue())
     return out_path
 
 

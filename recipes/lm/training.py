@@ -23,7 +23,13 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from recipes.common import describe_error, failure_result, run_trial
+from recipes.common import (
+    composer_device,
+    describe_error,
+    failure_result,
+    resolve_device,
+    run_trial,
+)
 from recipes.lm.callbacks import DivergenceDetector, DivergenceError, RunClock, StreamEpoch
 from recipes.lm.composer_model import ComposerGPT
 from recipes.lm.config import LMConfig, to_lm_config
@@ -35,14 +41,6 @@ from recipes.lm.optim import build_optimizer
 __all__ = ["build_trainer", "repair_autoresume", "train"]
 
 log = logging.getLogger(__name__)
-
-
-def _device(cfg: LMConfig) -> str:
-    if cfg.train.device == "auto":
-        return "gpu" if torch.cuda.is_available() else "cpu"
-    if cfg.train.device == "gpu" and not torch.cuda.is_available():
-        raise ValueError("train.device=gpu but CUDA is not available; use train.device=cpu or auto")
-    return cfg.train.device
 
 
 def _loggers(cfg: LMConfig) -> list:
@@ -68,7 +66,7 @@ def _loggers(cfg: LMConfig) -> list:
     return out
 
 
-def _eval_schedule(interval: int, total: int):
+def _eval_schedule(interval: int):
     """Composer eval_interval: every ``interval`` batches (if > 0) and after the last batch."""
     from composer.core import Event
 
@@ -81,31 +79,26 @@ def _eval_schedule(interval: int, total: int):
     return should_eval
 
 
-def build_trainer(cfg: LMConfig, data: LMData, callbacks: Sequence[Any] = ()):
-    """Build the model, optimiser, schedule, dataloaders and the ``composer.Trainer``.
-
-    Returns ``(trainer, gpt)``; exposed so benchmarks and tests drive the same Trainer.
-    """
-    from composer import Trainer
-    from composer.algorithms import GradientClipping
-    from composer.core import DataSpec, Evaluator
+def _per_rank_batch(cfg: LMConfig) -> tuple[int, int]:
+    """Sequences per process and per micro-batch: the batch split evenly over the processes."""
     from composer.utils import dist
 
-    t, m = cfg.train, cfg.model
-    device = _device(cfg)
+    t, ctx = cfg.train, cfg.model.context_length
     world = dist.get_world_size()
     if cfg.batch_size % world:
         raise ValueError(f"train.batch_tokens: the batch of {cfg.batch_size} sequences does not "
-                         f"split over {world} processes; use a multiple of {world * m.context_length} tokens")
+                         f"split over {world} processes; use a multiple of {world * ctx} tokens")
     per_rank = cfg.batch_size // world
-    micro = per_rank if t.microbatch_tokens is None else min(per_rank, t.microbatch_tokens // m.context_length)
+    micro = per_rank if t.microbatch_tokens is None else min(per_rank, t.microbatch_tokens // ctx)
+    return per_rank, max(1, micro)
 
-    torch.manual_seed(t.seed)
-    gpt = GPT(m, data.vocab_size)
-    if device == "gpu":
-        gpt = gpt.cuda()
-    optimizer, scheduler = build_optimizer(gpt, t, cfg.steps)
 
+def _train_dataloader(cfg: LMConfig, data: LMData, per_rank: int, pin_memory: bool):
+    """The training batches as a Composer ``DataSpec`` (which counts tokens and samples)."""
+    from composer.core import DataSpec
+    from composer.utils import dist
+
+    t = cfg.train
     # Own generators: a DataLoader without one draws from the global RNG each epoch, which would
     # shift the dropout masks of a resumed run (Composer restores the global RNG, then re-iterates).
     gen = torch.Generator().manual_seed(t.seed)
@@ -115,22 +108,51 @@ def build_trainer(cfg: LMConfig, data: LMData, callbacks: Sequence[Any] = ()):
                              f"{len(data.train)} training sequences; lower batch_tokens or add data")
         sampler = dist.get_sampler(data.train, shuffle=True, drop_last=True, seed=t.seed)
         train_dl = DataLoader(data.train, batch_size=per_rank, sampler=sampler, drop_last=True,
-                              num_workers=t.num_workers, pin_memory=device == "gpu", generator=gen)
+                              num_workers=t.num_workers, pin_memory=pin_memory, generator=gen)
     else:
         train_dl = DataLoader(data.train, batch_size=per_rank, num_workers=t.num_workers,
-                              generator=gen, pin_memory=device == "gpu")
-    ctx = m.context_length
-    train_spec = DataSpec(train_dl, get_num_tokens_in_batch=lambda b: b.shape[0] * ctx,
-                          get_num_samples_in_batch=lambda b: b.shape[0])
+                              generator=gen, pin_memory=pin_memory)
+    ctx = cfg.model.context_length
+    return DataSpec(train_dl, get_num_tokens_in_batch=lambda b: b.shape[0] * ctx,
+                    get_num_samples_in_batch=lambda b: b.shape[0])
+
+
+def _val_evaluator(cfg: LMConfig, data: LMData, per_rank: int):
+    """The fixed validation set as a Composer ``Evaluator`` of the cross-entropy."""
+    from composer.core import Evaluator
+    from composer.utils import dist
+
     val_ds = PackedDataset(data.val)
     val_sampler = dist.get_sampler(val_ds, shuffle=False, drop_last=False)
     val_dl = DataLoader(val_ds, batch_size=max(1, min(per_rank, len(val_ds))), sampler=val_sampler,
-                        generator=torch.Generator().manual_seed(t.seed))
-    evaluator = Evaluator(label="val", dataloader=val_dl, metric_names=["LanguageCrossEntropy"])
+                        generator=torch.Generator().manual_seed(cfg.train.seed))
+    return Evaluator(label="val", dataloader=val_dl, metric_names=["LanguageCrossEntropy"])
+
+
+def build_trainer(cfg: LMConfig, data: LMData, callbacks: Sequence[Any] = ()):
+    """Build the model, optimiser, schedule, dataloaders and the ``composer.Trainer``.
+
+    Returns ``(trainer, gpt)``; exposed so benchmarks and tests drive the same Trainer.
+    """
+    from composer import Trainer
+    from composer.algorithms import GradientClipping
+    from composer.utils import dist
+
+    t = cfg.train
+    device = composer_device(resolve_device(t.device, "train.device"))
+    per_rank, micro = _per_rank_batch(cfg)
+
+    torch.manual_seed(t.seed)
+    gpt = GPT(cfg.model, data.vocab_size)
+    if device == "gpu":
+        gpt = gpt.cuda()
+    optimizer, scheduler = build_optimizer(gpt, t, cfg.steps)
+    train_spec = _train_dataloader(cfg, data, per_rank, pin_memory=device == "gpu")
+    evaluator = _val_evaluator(cfg, data, per_rank)
 
     precision = t.precision if t.precision != "auto" else ("amp_bf16" if device == "gpu" else "fp32")
     parallelism = None
-    if t.fsdp and world > 1:
+    if t.fsdp and dist.get_world_size() > 1:
         parallelism = {"fsdp": {"sharding_strategy": "FULL_SHARD", "mixed_precision": "DEFAULT"}}
     max_batches = min(cfg.steps, t.stop_after_batches or cfg.steps)
     lg = cfg.logger
@@ -138,7 +160,7 @@ def build_trainer(cfg: LMConfig, data: LMData, callbacks: Sequence[Any] = ()):
         model=ComposerGPT(gpt),
         train_dataloader=train_spec,
         eval_dataloader=evaluator,
-        eval_interval=_eval_schedule(t.eval_interval, max_batches),
+        eval_interval=_eval_schedule(t.eval_interval),
         max_duration=f"{max_batches}ba",
         optimizers=optimizer,
         schedulers=scheduler,
@@ -155,7 +177,7 @@ def build_trainer(cfg: LMConfig, data: LMData, callbacks: Sequence[Any] = ()):
         console_log_interval=lg.console_interval,
         device=device,
         precision=precision,
-        device_train_microbatch_size=max(1, micro),
+        device_train_microbatch_size=micro,
         seed=t.seed,
         save_folder=t.save_folder,
         save_interval=t.save_interval,
@@ -167,13 +189,6 @@ def build_trainer(cfg: LMConfig, data: LMData, callbacks: Sequence[Any] = ()):
         compile_config={} if t.compile else None,
     )
     return trainer, gpt
-
-
-def world_size() -> int:
-    """Number of training processes (1 unless launched with ``composer -n``/torchrun)."""
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_world_size()
-    return 1
 
 
 def _final_val_loss(trainer) -> float:
@@ -308,11 +323,9 @@ def _build_resuming(cfg: LMConfig, data: LMData, callbacks: Sequence[Any]):
                         else "", good if good is not None else "- none left, the run starts over")
 
 
-def _train(cfg: Any, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
-    """The body of :func:`train` (which wraps it with :func:`recipes.common.run_trial`)."""
-    cfg = to_lm_config(cfg)
-    data = build_data(cfg)
-    m, t, V = cfg.model, cfg.train, data.vocab_size
+def _model_metrics(cfg: LMConfig, vocab_size: int) -> dict[str, Any]:
+    """Log the model and the run's size; return the ``metric.*`` entries known before training."""
+    m, t, V = cfg.model, cfg.train, vocab_size
     params = count_params(m, V)
     fpt = flops_per_token(m, V)
     log.info("model %s: %d params (%d non-embedding), d_model=%d n_layers=%d n_heads=%d d_head=%d "
@@ -320,46 +333,74 @@ def _train(cfg: Any, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
              m.name, params["total"], params["non_embedding"], m.d_model, m.n_layers, m.n_heads,
              m.d_head, m.d_ff, m.context_length, V, cfg.batch_size, t.batch_tokens, cfg.steps,
              fpt * cfg.steps * t.batch_tokens)
-    base = {"metric.params": params["total"], "metric.params_non_embedding": params["non_embedding"],
+    return {"metric.params": params["total"], "metric.params_non_embedding": params["non_embedding"],
             "metric.vocab_size": V, "metric.flops_per_token": fpt}
+
+
+def _mfu(cfg: LMConfig, flops_per_second: float) -> float:
+    """Model-FLOPs utilisation of the whole run: achieved over peak FLOP/s of all GPUs (NaN on a
+    CPU or a GPU whose peak :func:`~recipes.lm.hardware.peak_flops` does not know)."""
+    from composer.utils import dist
+
+    if torch.cuda.is_available() and resolve_device(cfg.train.device, "train.device").type == "cuda":
+        peak = peak_flops(torch.cuda.get_device_name())
+        if peak:
+            return flops_per_second / (peak * dist.get_world_size())
+    return math.nan
+
+
+def _spent(cfg: LMConfig, trainer, clock: RunClock, base: dict[str, Any],
+           resumed_from: int) -> dict[str, Any]:
+    """``cost`` and the ``metric.*`` entries of the whole run so far (resumed checkpoints
+    included): steps, tokens, FLOPs, time, throughput and MFU."""
+    from composer.utils import dist
+
+    t, fpt = cfg.train, base["metric.flops_per_token"]
+    steps = int(trainer.state.timestamp.batch) if trainer is not None else 0
+    tokens = steps * t.batch_tokens
+    seconds = clock.total_seconds
+    flops = fpt * tokens
+    cost = {"flops": float(flops), "seconds": seconds, "tokens": float(tokens)}[t.cost_metric]
+    tps = tokens / seconds if seconds > 0 else math.nan
+    return {"cost": cost, **base, "metric.world_size": dist.get_world_size(),
+            "metric.steps": steps, "metric.tokens": tokens, "metric.flops": flops,
+            "metric.wall_seconds": seconds, "metric.tokens_per_second": tps,
+            "metric.mfu": _mfu(cfg, fpt * tps), "metric.resumed_from_step": resumed_from,
+            "metric.resumed_wall_seconds": clock.prior_seconds}
+
+
+def _fit(trainer, cfg: LMConfig, clock: RunClock, base: dict[str, Any], resumed_from: int) -> None:
+    """Train to ``max_duration``; a finished run relaunched (e.g. by a resumed sweep) only
+    evaluates its final checkpoint: its result, not a failure."""
+    if resumed_from:
+        log.info("resumed from step %d (%.1f s of earlier training)", resumed_from,
+                 clock.prior_seconds)
+    trainer.logger.log_hyperparameters({**base, "steps": cfg.steps, "batch_size": cfg.batch_size})
+    if resumed_from >= int(trainer.state.max_duration.value):
+        log.info("run %s already finished (%d steps): evaluating its final checkpoint",
+                 cfg.train.run_name, resumed_from)
+        clock.start()
+        trainer.eval()
+    else:
+        trainer.fit()
+
+
+def _train(cfg: Any, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
+    """The body of :func:`train` (which wraps it with :func:`recipes.common.run_trial`)."""
+    cfg = to_lm_config(cfg)
+    data = build_data(cfg)
+    base = _model_metrics(cfg, data.vocab_size)
     repair_autoresume(cfg)
 
     trainer, clock, resumed_from = None, RunClock(), 0
 
     def spent() -> dict[str, Any]:
-        """The whole run so far (resumed checkpoints included): steps, tokens, FLOPs, time."""
-        steps = int(trainer.state.timestamp.batch) if trainer is not None else 0
-        tokens = steps * t.batch_tokens
-        seconds = clock.total_seconds
-        flops = fpt * tokens
-        cost = {"flops": float(flops), "seconds": seconds, "tokens": float(tokens)}[t.cost_metric]
-        tps = tokens / seconds if seconds > 0 else math.nan
-        mfu = math.nan
-        if torch.cuda.is_available() and _device(cfg) == "gpu":
-            peak = peak_flops(torch.cuda.get_device_name())
-            if peak:
-                mfu = fpt * tps / (peak * world_size())
-        return {"cost": cost, **base, "metric.world_size": world_size(), "metric.steps": steps,
-                "metric.tokens": tokens, "metric.flops": flops, "metric.wall_seconds": seconds,
-                "metric.tokens_per_second": tps, "metric.mfu": mfu,
-                "metric.resumed_from_step": resumed_from,
-                "metric.resumed_wall_seconds": clock.prior_seconds}
+        return _spent(cfg, trainer, clock, base, resumed_from)
 
     try:
         trainer, _ = _build_resuming(cfg, data, [clock, *callbacks])
         resumed_from = int(trainer.state.timestamp.batch)  # > 0 when resuming
-        if resumed_from:
-            log.info("resumed from step %d (%.1f s of earlier training)", resumed_from,
-                     clock.prior_seconds)
-        trainer.logger.log_hyperparameters({**base, "steps": cfg.steps, "batch_size": cfg.batch_size})
-        if resumed_from >= int(trainer.state.max_duration.value):
-            # a finished run relaunched (e.g. by a resumed sweep): its result, not a failure
-            log.info("run %s already finished (%d steps): evaluating its final checkpoint",
-                     t.run_name, resumed_from)
-            clock.start()
-            trainer.eval()
-        else:
-            trainer.fit()
+        _fit(trainer, cfg, clock, base, resumed_from)
         result = spent()
         output = _final_val_loss(trainer)
         return {"output": output, **result}

@@ -6,23 +6,16 @@ The undecorated task function is ``_task``; ``_task.result_keys`` lists the resu
 """
 from __future__ import annotations
 
-import json
-import math
 from pathlib import Path
 from typing import Any
 
 import hydra
 from omegaconf import DictConfig
 
-from recipes.common import exit_if_failed
+from recipes.common import exit_if_failed, print_result
 from recipes.ppo.config import PPOConfig  # noqa: F401  registers "base_ppo" and the env options
-from recipes.ppo.train import train
 
 CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
-
-
-def _jsonable(value: Any) -> Any:
-    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 #: Keys every successful result holds (plus ``metric.return_{train,test,rollout}.<game>`` per
@@ -39,8 +32,10 @@ RESULT_KEYS = (
 def _task(cfg: DictConfig) -> dict[str, Any]:
     """Train with the composed config; print and return the result dict. A failed single run
     exits with status 1 after printing it; in a sweep the failed result is returned."""
+    from recipes.ppo.train import train  # torch and envpool load here, not for --help
+
     result = train(cfg)
-    print(json.dumps({k: _jsonable(v) for k, v in result.items()}), flush=True)
+    print_result(result)
     exit_if_failed(result)
     return result
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from recipes.common.files import atomic_path
 from recipes.ppo.config import PPOConfig
 
 __all__ = ["SCHEMA_VERSION", "check_resumable", "checkpoint_files", "load_checkpoint",
@@ -56,18 +57,15 @@ def checkpoint_files(checkpoint_dir: str | os.PathLike[str], game: str) -> tuple
     return folder / "state.pt", folder / "meta.json"
 
 
-
 def save_checkpoint(checkpoint_dir: str | os.PathLike[str], game: str, state: dict[str, Any],
                     meta: dict[str, Any]) -> None:
     """Write ``state`` (tensors / state_dicts / numbers) and ``meta`` (JSON-able) for ``game``."""
     state_path, meta_path = checkpoint_files(checkpoint_dir, game)
     state_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_state = state_path.with_suffix(".pt.tmp")
-    torch.save(state, tmp_state)
-    os.replace(tmp_state, state_path)
-    tmp_meta = meta_path.with_suffix(".json.tmp")
-    tmp_meta.write_text(json.dumps({"schema": SCHEMA_VERSION, **meta}, indent=2))
-    os.replace(tmp_meta, meta_path)
+    with atomic_path(state_path) as tmp:
+        torch.save(state, tmp)
+    with atomic_path(meta_path) as tmp:
+        tmp.write_text(json.dumps({"schema": SCHEMA_VERSION, **meta}, indent=2))
     logger.info("checkpoint saved: %s (step %s)", state_path, meta.get("global_step"))
 
 

@@ -53,14 +53,12 @@ class StepResult:
         reward: raw rewards of this step, float32, shape (num_envs,).
         done: episode ended this step (terminated or truncated), bool, shape (num_envs,).
         episode_returns: raw returns of the episodes that ended this step.
-        episode_lengths: their lengths in steps.
     """
 
     obs: np.ndarray
     reward: np.ndarray
     done: np.ndarray
     episode_returns: list[float] = field(default_factory=list)
-    episode_lengths: list[int] = field(default_factory=list)
 
 
 class VecEnv:
@@ -92,7 +90,6 @@ class VecEnv:
         except RuntimeError as err:  # e.g. the missing Qt runtime for ProcGen
             raise RuntimeError(f"envpool could not create {task_id!r}: {err}") from err
         self._returns = np.zeros(self.num_envs, dtype=np.float64)
-        self._lengths = np.zeros(self.num_envs, dtype=np.int64)
 
     @property
     def obs_shape(self) -> tuple[int, ...]:
@@ -108,7 +105,6 @@ class VecEnv:
         """Reset every environment; returns the first observations."""
         obs, _ = self._env.reset()
         self._returns[:] = 0.0
-        self._lengths[:] = 0
         return obs
 
     def step(self, actions: np.ndarray) -> StepResult:
@@ -117,14 +113,11 @@ class VecEnv:
         done = np.logical_or(terminated, truncated)
         reward = np.asarray(reward, dtype=np.float32)
         self._returns += reward
-        self._lengths += 1
         result = StepResult(obs=obs, reward=reward, done=done)
         if done.any():
             ids = np.flatnonzero(done)
             result.episode_returns = self._returns[ids].tolist()
-            result.episode_lengths = self._lengths[ids].tolist()
             self._returns[ids] = 0.0
-            self._lengths[ids] = 0
             first_obs, info = self._env.reset(ids.astype(np.int32))
             obs = obs.copy()  # envpool may hand out its own buffer
             obs[np.asarray(info["env_id"])] = first_obs

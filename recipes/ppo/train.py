@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from recipes.common import describe_error, failure_result, run_trial
+from recipes.common import describe_error, failure_result, resolve_device, run_trial
 from recipes.ppo.checkpoint import (
     check_resumable,
     checkpoint_files,
@@ -32,23 +32,14 @@ from recipes.ppo.envs import make_procgen
 from recipes.ppo.evaluate import evaluate_policy
 from recipes.ppo.policy import ImpalaAgent
 from recipes.ppo.ppo import PPO
-from recipes.ppo.score import normalized_score
+from recipes.ppo.score import mean_normalized_score
 
-__all__ = ["resolve_device", "train"]
+__all__ = ["train"]
 
 logger = logging.getLogger(__name__)
 
 _DIAGNOSTICS = ("approx_kl", "clip_fraction", "explained_variance", "entropy", "policy_loss",
                 "value_loss")
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> CUDA if available else CPU; otherwise ``torch.device(name)``."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={name!r} but CUDA is not available; use device=cpu or auto")
-    return torch.device(name)
 
 
 class _Progress:
@@ -62,6 +53,87 @@ class _Progress:
         self.eval_steps = 0
 
 
+def _resume(cfg: PPOConfig, game: str, learner: PPO, bar: tqdm,
+            progress: _Progress) -> tuple[dict[str, float], float]:
+    """Load ``game``'s checkpoint into ``learner`` when resuming. Returns the diagnostics and
+    the wall seconds it saved (``{}`` and 0 when there is nothing to resume)."""
+    loaded = load_checkpoint(cfg.checkpoint_dir, game) if cfg.checkpoint_dir and cfg.resume else None
+    if loaded is None:
+        return {}, 0.0
+    state, meta = loaded
+    check_resumable(meta["config"], cfg)
+    try:
+        learner.load_state_dict(state)
+    except (KeyError, RuntimeError, TypeError, ValueError) as err:
+        state_path = checkpoint_files(cfg.checkpoint_dir, game)[0]
+        raise ValueError(f"{state_path}: the checkpoint does not fit this agent "
+                         f"({str(err).splitlines()[0]}); delete {state_path.parent} "
+                         "or set resume=false to start this game over") from err
+    stats = dict(meta.get("stats", {}))
+    prior_seconds = float(meta.get("wall_seconds", 0.0))
+    learner.global_step = min(learner.global_step, cfg.num_updates * cfg.batch_size)
+    bar.update(learner.global_step)
+    progress.env_steps += learner.global_step
+    logger.info("%s: resumed from step %d", game, learner.global_step)
+    return stats, prior_seconds
+
+
+def _save(cfg: PPOConfig, game: str, learner: PPO, stats: dict[str, float],
+          wall_seconds: float) -> None:
+    meta = {"game": game, "global_step": learner.global_step, "update": learner.update,
+            "wall_seconds": wall_seconds, "stats": stats, "config": cfg.to_dict()}
+    save_checkpoint(cfg.checkpoint_dir, game, learner.state_dict(), meta)
+
+
+def _run_updates(cfg: PPOConfig, game: str, learner: PPO, bar: tqdm, progress: _Progress,
+                 stats: dict[str, float], prior_seconds: float) -> dict[str, float]:
+    """PPO updates until ``cfg.num_updates``, with a checkpoint every ``checkpoint_every`` and
+    after the last; returns the diagnostics of the last update (``stats`` if none ran)."""
+    game_seconds = 0.0
+    while learner.update < cfg.num_updates:
+        start = time.perf_counter()
+        steps_before = learner.global_step
+        try:
+            stats = learner.iterate()
+        except FloatingPointError:  # count the steps collected before the divergence
+            progress.env_steps += learner.global_step - steps_before
+            raise
+        elapsed = time.perf_counter() - start
+        game_seconds += elapsed
+        progress.train_seconds += elapsed
+        progress.steps += cfg.batch_size
+        progress.env_steps += cfg.batch_size
+        bar.update(cfg.batch_size)
+        bar.set_postfix(game=game, kl=f"{stats['approx_kl']:.4f}",
+                        ev=f"{stats['explained_variance']:.2f}", refresh=False)
+        if cfg.checkpoint_dir and (learner.update % cfg.checkpoint_every == 0
+                                   or learner.update == cfg.num_updates):
+            _save(cfg, game, learner, stats, prior_seconds + game_seconds)
+    return stats
+
+
+def _evaluate(cfg: PPOConfig, game: str, agent: ImpalaAgent, device: torch.device,
+              progress: _Progress) -> dict[str, float]:
+    """``return_train`` and ``return_test``: mean returns on the training and the test levels."""
+    out = {}
+    for split, levels, start_level, seed in (
+        ("train", cfg.env.num_levels, cfg.env.start_level, cfg.seed + 10_000),
+        ("test", cfg.env.test_num_levels, cfg.env.test_start_level, cfg.seed + 20_000),
+    ):
+        eval_envs = make_procgen(game, cfg.env.distribution_mode, cfg.eval_num_envs, levels,
+                                 start_level, seed=seed, num_threads=cfg.env_threads)
+        try:
+            result = evaluate_policy(agent, eval_envs, cfg.eval_episodes, device,
+                                     max_steps=cfg.eval_max_steps)
+        finally:
+            eval_envs.close()
+        progress.eval_steps += result.env_steps
+        out[f"return_{split}"] = result.mean_return
+        logger.info("%s: mean return on %s levels %.3f over %d episodes", game, split,
+                    result.mean_return, result.episodes)
+    return out
+
+
 def _train_game(cfg: PPOConfig, game: str, device: torch.device, bar: tqdm,
                 progress: _Progress) -> dict[str, float]:
     """Train and evaluate one agent on ``game``; returns its returns and diagnostics."""
@@ -73,52 +145,9 @@ def _train_game(cfg: PPOConfig, game: str, device: torch.device, bar: tqdm,
         agent = ImpalaAgent(envs.obs_shape, envs.num_actions, cfg.width_multiplier)
         learner = PPO(agent, envs, cfg, device)
         stats: dict[str, float] = {k: math.nan for k in _DIAGNOSTICS}
-        prior_seconds = 0.0
-        if cfg.checkpoint_dir and cfg.resume:
-            loaded = load_checkpoint(cfg.checkpoint_dir, game)
-            if loaded is not None:
-                state, meta = loaded
-                check_resumable(meta["config"], cfg)
-                try:
-                    learner.load_state_dict(state)
-                except (KeyError, RuntimeError, TypeError, ValueError) as err:
-                    state_path = checkpoint_files(cfg.checkpoint_dir, game)[0]
-                    raise ValueError(f"{state_path}: the checkpoint does not fit this agent "
-                                     f"({str(err).splitlines()[0]}); delete {state_path.parent} "
-                                     "or set resume=false to start this game over") from err
-                stats.update(meta.get("stats", {}))
-                prior_seconds = float(meta.get("wall_seconds", 0.0))
-                learner.global_step = min(learner.global_step, cfg.num_updates * cfg.batch_size)
-                bar.update(learner.global_step)
-                progress.env_steps += learner.global_step
-                logger.info("%s: resumed from step %d", game, learner.global_step)
-
-        def save() -> None:
-            meta = {"game": game, "global_step": learner.global_step, "update": learner.update,
-                    "wall_seconds": prior_seconds + game_seconds, "stats": stats,
-                    "config": cfg.to_dict()}
-            save_checkpoint(cfg.checkpoint_dir, game, learner.state_dict(), meta)
-
-        game_seconds = 0.0
-        while learner.update < cfg.num_updates:
-            start = time.perf_counter()
-            steps_before = learner.global_step
-            try:
-                stats = learner.iterate()
-            except FloatingPointError:  # count the steps collected before the divergence
-                progress.env_steps += learner.global_step - steps_before
-                raise
-            elapsed = time.perf_counter() - start
-            game_seconds += elapsed
-            progress.train_seconds += elapsed
-            progress.steps += cfg.batch_size
-            progress.env_steps += cfg.batch_size
-            bar.update(cfg.batch_size)
-            bar.set_postfix(game=game, kl=f"{stats['approx_kl']:.4f}",
-                            ev=f"{stats['explained_variance']:.2f}", refresh=False)
-            if cfg.checkpoint_dir and (learner.update % cfg.checkpoint_every == 0
-                                       or learner.update == cfg.num_updates):
-                save()
+        saved_stats, prior_seconds = _resume(cfg, game, learner, bar, progress)
+        stats.update(saved_stats)
+        stats = _run_updates(cfg, game, learner, bar, progress, stats, prior_seconds)
         progress.prior_seconds += prior_seconds
         rollout_returns = learner.episode_returns[-100:]
     finally:
@@ -127,21 +156,7 @@ def _train_game(cfg: PPOConfig, game: str, device: torch.device, bar: tqdm,
     out = dict(stats)
     out["env_steps"] = float(learner.update * cfg.batch_size)
     out["return_rollout"] = float(np.mean(rollout_returns)) if rollout_returns else math.nan
-    for split, levels, start_level, seed in (
-        ("train", cfg.env.num_levels, cfg.env.start_level, cfg.seed + 10_000),
-        ("test", cfg.env.test_num_levels, cfg.env.test_start_level, cfg.seed + 20_000),
-    ):
-        eval_envs = make_procgen(game, cfg.env.distribution_mode, cfg.eval_num_envs, levels,
-                                 start_level, seed=seed, num_threads=cfg.env_threads)
-        try:
-            result = evaluate_policy(learner.agent, eval_envs, cfg.eval_episodes, device,
-                                     max_steps=cfg.eval_max_steps)
-        finally:
-            eval_envs.close()
-        progress.eval_steps += result.env_steps
-        out[f"return_{split}"] = result.mean_return
-        logger.info("%s: mean return on %s levels %.3f over %d episodes", game, split,
-                    result.mean_return, result.episodes)
+    out.update(_evaluate(cfg, game, learner.agent, device, progress))
     return out
 
 
@@ -203,9 +218,9 @@ def _train(cfg: PPOConfig | Mapping[str, Any] | Any) -> dict[str, Any]:
     mode = cfg.env.distribution_mode
     metrics = base_metrics()
     result: dict[str, Any] = {}
-    scores = {split: float(np.mean([normalized_score(g, per_game[g][f"return_{split}"], mode)
-                                    for g in cfg.env.games]))
-              for split in ("train", "test")}
+    scores = {split: mean_normalized_score(
+        {g: per_game[g][f"return_{split}"] for g in cfg.env.games}, mode)
+        for split in ("train", "test")}
     result["output"] = scores[cfg.objective]
     result["cost"] = (metrics["metric.env_steps"] if cfg.cost_metric == "env_steps"
                       else metrics["metric.wall_seconds"])

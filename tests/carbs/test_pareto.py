@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from carbs.pareto import group_resamples, pareto_group_indices
+from carbs.pareto import group_basic_resamples, pareto_group_indices
 
 # Worked example (signed outputs: larger is better). Groups by input x:
 #   A x=0 cost 1    outputs [0.87]         single, best cheap mean, but not above max(B)
@@ -22,7 +22,7 @@ C = np.array([1.0, 1.1, 1.1, 5.0, 10.0, 10.0, 20.0, 30.0])
 
 
 def test_grouping_of_resamples():
-    g = group_resamples(X, Y, C)
+    g = group_basic_resamples(X, Y, C)
     assert len(g) == 6
     assert g.count.tolist() == [1, 2, 1, 2, 1, 1]
     assert np.allclose(g.mean_output, [0.87, 0.85, 2.0, 2.2, 2.5, 3.5])
@@ -31,12 +31,12 @@ def test_grouping_of_resamples():
 
 
 def test_plain_front_worked_example():
-    g = group_resamples(X, Y, C)
+    g = group_basic_resamples(X, Y, C)
     assert pareto_group_indices(g, 0.2, conservative=False).tolist() == [0, 2, 3, 4, 5]
 
 
 def test_conservative_front_worked_example():
-    g = group_resamples(X, Y, C)
+    g = group_basic_resamples(X, Y, C)
     assert pareto_group_indices(g, 0.2, conservative=True).tolist() == [1, 2, 3, 5]
 
 
@@ -44,7 +44,7 @@ def test_conservative_single_displaces_resampled_when_it_beats_its_best_sample()
     # A = 1.0 beats B's best sample 0.9, so it displaces B at the cheap end; the rest as before.
     y = Y.copy()
     y[0] = 1.0
-    g = group_resamples(X, y, C)
+    g = group_basic_resamples(X, y, C)
     assert pareto_group_indices(g, 0.2, conservative=True).tolist() == [0, 2, 3, 5]
 
 
@@ -53,9 +53,9 @@ def test_equal_costs_do_not_lock_the_front_on_the_first_resampled_group():
     # later single run that beats its best sample; a single run within its noise must not win.
     x = np.array([[0], [0], [1], [2]], dtype=float)
     c = np.ones(4)
-    g = group_resamples(x, np.array([0.4, 0.6, 2.0, 0.55]), c)
+    g = group_basic_resamples(x, np.array([0.4, 0.6, 2.0, 0.55]), c)
     assert pareto_group_indices(g, 0.2, conservative=True).tolist() == [1]
-    g = group_resamples(x, np.array([0.4, 0.6, 0.58, 0.55]), c)
+    g = group_basic_resamples(x, np.array([0.4, 0.6, 0.58, 0.55]), c)
     assert pareto_group_indices(g, 0.2, conservative=True).tolist() == [0]
 
 
@@ -65,16 +65,16 @@ def test_front_is_monotone_on_random_data():
     c = np.exp(x[:, 0] / 10 + x[:, 1] / 1000)  # distinct costs per group
     y = np.log(c) + rng.normal(0, 0.5, size=200)
     for cons in (False, True):
-        g = group_resamples(x, y, c)
+        g = group_basic_resamples(x, y, c)
         f = pareto_group_indices(g, 0.2, conservative=cons)
         assert np.all(np.diff(g.mean_cost[f]) > 0)
         assert np.all(np.diff(g.mean_output[f]) > 0)
 
 
 def test_empty_and_single():
-    g = group_resamples(np.zeros((0, 2)), np.zeros(0), np.zeros(0))
+    g = group_basic_resamples(np.zeros((0, 2)), np.zeros(0), np.zeros(0))
     assert pareto_group_indices(g).tolist() == []
-    g = group_resamples(np.zeros((1, 2)), np.ones(1), np.ones(1))
+    g = group_basic_resamples(np.zeros((1, 2)), np.ones(1), np.ones(1))
     assert pareto_group_indices(g).tolist() == [0]
 
 
@@ -90,9 +90,9 @@ RC = np.array([1.0, 1.0, 2.0, 3.0, 4.0])
 
 
 def test_resampling_example_fronts():
-    g = group_resamples(RX, RY, RC)
+    g = group_basic_resamples(RX, RY, RC)
     assert pareto_group_indices(g, 0.2, conservative=True).tolist() == [0]
     assert pareto_group_indices(g, 0.2, conservative=False).tolist() == [0, 1, 2, 3]
     # once resampled (0.6 and 0.9: mean 0.75 > A's mean), B joins the conservative front
-    g = group_resamples(np.vstack([RX, [[1]]]), np.append(RY, 0.9), np.append(RC, 2.0))
+    g = group_basic_resamples(np.vstack([RX, [[1]]]), np.append(RY, 0.9), np.append(RC, 2.0))
     assert pareto_group_indices(g, 0.2, conservative=True).tolist() == [0, 1]

@@ -1,15 +1,17 @@
 """Fixtures for the scaling tests: Epoch AI's Chinchilla table and synthetic sweep tables."""
 
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from scaling.chinchilla import PAPER_FIT, ChinchillaLaw
 from scaling.datasets import chinchilla_epoch_path
 
 # A planted Chinchilla law (the paper's rounded parameters).
-TRUE_LAW = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
+TRUE_LAW = asdict(PAPER_FIT)
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +21,7 @@ def epoch_csv() -> Path:
 
 
 def planted_loss(n, d, law=TRUE_LAW):
-    return law["E"] + law["A"] / n ** law["alpha"] + law["B"] / d ** law["beta"]
+    return ChinchillaLaw(**law).loss(n, d)
 
 
 def isoflop_table(seed: int = 0, noise: float = 0.003, budgets=None, per_budget: int = 9,

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scaling import group_resamples, pareto_front
+from scaling import group_table_resamples, pareto_front
 
 
 def _hand_table():
@@ -39,7 +39,7 @@ def test_front_without_resample_averaging_and_without_params():
     t = _hand_table().drop(columns=["param.lr"])
     front = pareto_front(t)
     assert front["output"].tolist() == [5.0, 4.0, 2.0]
-    grouped = group_resamples(_hand_table().iloc[:6])
+    grouped = group_table_resamples(_hand_table().iloc[:6])
     assert len(grouped) == 5 and grouped["n_samples"].max() == 2
 
 

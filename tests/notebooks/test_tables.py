@@ -1,0 +1,102 @@
+"""The tables shipped in notebooks/data/ follow the trial contract, are the size the notebooks
+need, and each is documented (command and commit) in notebooks/data/README.md."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import carbs
+import scaling
+
+DATA = Path(__file__).resolve().parents[2] / "notebooks" / "data"
+CORE = ("trial_id", "sweep", "status", "output", "cost")
+#: Columns a trial table may hold besides the contract's core, param.* and metric.* columns.
+EXTRA = {"error", "started_at", "finished_at", "suggestion", "attempt", "job_num", "job_dir",
+         "tuner", "problem", "seed", "trial_index", "cumulative_cost", "game", "overrides",
+         "gpu"}
+
+
+def _tables() -> dict[str, pd.DataFrame]:
+    out = {}
+    for path in sorted(DATA.glob("*.sqlite")):
+        out[path.name] = carbs.load_trials(path)
+    for path in sorted(DATA.glob("*.csv")):
+        out[path.name] = pd.read_csv(path)
+    trials = DATA / "tuners" / "trials.csv.gz"
+    if trials.exists():
+        out["tuners/trials.csv.gz"] = pd.read_csv(trials, low_memory=False)
+    return out
+
+
+TABLES = _tables()
+
+
+def test_the_notebooks_tables_are_shipped() -> None:
+    for name in ("lm_tiny.sqlite", "ppo_tiny.sqlite", "ppo_seeds.csv", "tuners/trials.csv.gz"):
+        assert name in TABLES, f"notebooks/data/{name} is missing"
+    assert (DATA / "tuners" / "summary.csv").is_file()
+    assert scaling.chinchilla_epoch_path().is_file()  # the Epoch table ships with `scaling`
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_table_follows_the_trial_contract(name: str) -> None:
+    t = TABLES[name]
+    missing = [c for c in CORE if c not in t.columns]
+    assert not missing, f"{name}: missing contract columns {missing}"
+    other = [c for c in t.columns if c not in CORE and not c.startswith(("param.", "metric."))
+             and c not in EXTRA]
+    assert not other, f"{name}: columns outside the contract {other}"
+    assert t["trial_id"].is_unique, name
+    assert set(t["status"]) <= {"ok", "failed"}, f"{name}: unfinished trials {set(t['status'])}"
+    ok = t[t["status"] == "ok"]
+    assert len(ok) > 0, name
+    assert np.isfinite(ok["output"].astype(float)).all(), name
+    assert (ok["cost"].astype(float) > 0).all(), f"{name}: an ok trial with cost <= 0"
+    assert (t["cost"].astype(float).fillna(0) >= 0).all(), name
+    for col in (c for c in t.columns if c.startswith("metric.")):
+        assert pd.api.types.is_numeric_dtype(t[col]) or t[col].isna().all(), \
+            f"{name}: {col} is not numeric"
+    if not name.startswith("tuners/"):
+        assert any(c.startswith("param.") for c in t.columns), f"{name}: no param.* columns"
+
+
+def test_sweep_journals_carry_their_search_space() -> None:
+    for name in ("lm_tiny.sqlite", "ppo_tiny.sqlite"):
+        with carbs.Journal.open(DATA / name, read_only=True) as journal:
+            meta = journal.meta
+        space = meta["space"]
+        params = {c[len("param."):] for c in TABLES[name] if c.startswith("param.")}
+        assert params == set(space), name
+        assert meta["cost_key"] and meta["direction"] in ("minimize", "maximize")
+
+
+def test_lm_sweep_is_large_enough_for_laws() -> None:
+    t = TABLES["lm_tiny.sqlite"]
+    ok = t[t["status"] == "ok"]
+    flops = ok["metric.flops"].astype(float)
+    assert len(t) >= 60, f"lm_tiny: {len(t)} trials; the laws need ~60"
+    assert math.log10(flops.max() / flops.min()) >= 1.9, "lm_tiny spans < 2 decades of FLOPs"
+    for col in ("metric.params", "metric.tokens", "metric.flops"):
+        assert ok[col].notna().all(), col
+
+
+def test_ppo_seed_runs_compare_at_one_budget() -> None:
+    t = TABLES["ppo_seeds.csv"]
+    assert {"baseline", "carbs"} <= set(t["sweep"])
+    for _, g in t.groupby("game"):
+        assert g["param.total_timesteps"].nunique() == 1, "baseline and CARBS at different budgets"
+        assert (g.groupby("sweep")["param.seed"].apply(set).apply(len) >= 2).all()
+
+
+def test_data_readme_names_every_file_with_its_command_and_commit() -> None:
+    readme = (DATA / "README.md").read_text()
+    files = [p.relative_to(DATA).as_posix() for p in DATA.rglob("*")
+             if p.is_file() and p.name != "README.md" and "__pycache__" not in p.parts]
+    for f in files:
+        assert f"`{f}`" in readme or f"`{Path(f).name}`" in readme, f"README.md omits {f}"
+    assert "commit" in readme and "python -m recipes.lm --multirun +sweep=lm_tiny" in readme
