@@ -64,8 +64,8 @@ def _round(x: float, digits: int = 4) -> float | None:
 
 # ----------------------------------------------------------------------------------- LM
 def _lm_setup(dry: bool):
-    from recipes.lm.config import DataConfig, LMConfig, LoggerConfig, ModelConfig, TrainConfig
-    from recipes.lm.data import LMData, PackedDataset
+    from benchmarks.lm_throughput import random_token_setup
+    from recipes.lm.config import ModelConfig
 
     if dry:
         model = ModelConfig(name="dry", d_model=64, n_layers=2, n_heads=2, context_length=64,
@@ -75,17 +75,8 @@ def _lm_setup(dry: bool):
         model = ModelConfig(name="gpt125m", d_model=768, n_layers=12, n_heads=12,
                             context_length=1024, rel_max_distance=1024)
         vocab, steps, seqs, warmup = 50304, 50, 32, 10  # compilation happens in the first steps
-    batch_tokens = seqs * model.context_length
-    g = torch.Generator().manual_seed(0)
-    data = LMData(tokenizer=None, vocab_size=vocab,
-                  train=PackedDataset(torch.randint(0, vocab, (seqs * 8, model.context_length + 1),
-                                                    generator=g)),
-                  val=torch.randint(0, vocab, (seqs, model.context_length + 1), generator=g))
-    cfg = LMConfig(model=model, data=DataConfig(val_tokens=model.context_length),
-                   train=TrainConfig(tokens=steps * batch_tokens, batch_tokens=batch_tokens,
-                                     device="cpu" if dry else "gpu",
-                                     precision="fp32" if dry else "amp_bf16", compile=not dry),
-                   logger=LoggerConfig(console=False, progress_bar=False))
+    cfg, data = random_token_setup(model, vocab, steps, seqs, device="cpu" if dry else "gpu",
+                                   precision="fp32" if dry else "amp_bf16", compile=not dry)
     return cfg, data, warmup
 
 
@@ -108,7 +99,7 @@ def section_lm(dry: bool, cuda: bool) -> dict[str, Any]:
             from benchmarks import lm_throughput
 
             run = (lm_throughput.composer_tokens_per_s if arm == "composer"
-                   else _plain_tokens_per_s)
+                   else lm_throughput.plain_tokens_per_s)
             t0 = time.perf_counter()
             tps = run(cfg, data, warmup)
             mfu = fpt * tps / peak if peak else math.nan
@@ -125,42 +116,6 @@ def section_lm(dry: bool, cuda: bool) -> dict[str, Any]:
     out["mfu"] = max(mfus) if mfus else None
     out["meets_target"] = None if out["mfu"] is None else out["mfu"] >= out["target_mfu"]
     return out
-
-
-def _plain_tokens_per_s(cfg, data, warmup: int) -> float:
-    """The same model and batches in a bare loop (bf16 autocast and compile as configured)."""
-    from recipes.lm.model import GPT
-    from recipes.lm.optim import build_optimizer
-
-    t, dev = cfg.train, ("cuda" if cfg.train.device == "gpu" else "cpu")
-    torch.manual_seed(t.seed)
-    model = GPT(cfg.model, data.vocab_size).to(dev)
-    opt, sched = build_optimizer(model, t, cfg.steps)
-    step_model = torch.compile(model) if t.compile else model
-    batches = data.train.sequences.to(dev)
-    seqs = cfg.batch_size
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if t.precision == "amp_bf16" \
-        else torch.autocast("cpu", enabled=False)
-    t0 = None
-    for step in range(cfg.steps):
-        i = (step * seqs) % max(1, len(batches) - seqs + 1)
-        batch = batches[i:i + seqs]
-        with autocast:
-            logits = step_model(batch[:, :-1])
-            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(),
-                                                     batch[:, 1:].flatten())
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip or 1.0)
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-        sched.step()
-        if step + 1 == warmup:
-            if dev == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-    if dev == "cuda":
-        torch.cuda.synchronize()
-    return (cfg.steps - warmup) * t.batch_tokens / (time.perf_counter() - t0)
 
 
 # ---------------------------------------------------------------------------------- PPO

@@ -63,24 +63,34 @@ def composer_tokens_per_s(cfg: LMConfig, data: LMData, warmup: int) -> float:
 
 
 def plain_tokens_per_s(cfg: LMConfig, data: LMData, warmup: int) -> float:
-    """The same training in a bare loop: same init seed, sampler order, optimiser, schedule."""
+    """The same training in a bare loop: same init seed, sampler order, optimiser, schedule, on
+    ``cfg.train.device`` with its precision (bf16 autocast for ``amp_bf16``) and ``compile``."""
     from composer.utils import dist
     from torch.utils.data import DataLoader
 
+    from recipes.common.device import resolve_device
+
     t = cfg.train
+    dev = resolve_device(t.device, "train.device")
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     torch.manual_seed(t.seed)
-    model = GPT(cfg.model, data.vocab_size)
+    model = GPT(cfg.model, data.vocab_size).to(dev)
+    step_model = torch.compile(model) if t.compile else model
     opt, sched = build_optimizer(model, t, cfg.steps)
     sampler = dist.get_sampler(data.train, shuffle=True, drop_last=True, seed=t.seed)
     loader = DataLoader(data.train, batch_size=cfg.batch_size, sampler=sampler, drop_last=True,
                         generator=torch.Generator().manual_seed(t.seed))
+    autocast = torch.autocast(dev.type, dtype=torch.bfloat16, enabled=t.precision == "amp_bf16")
     model.train()
     step, epoch, t0 = 0, 0, None
     while step < cfg.steps:
         sampler.set_epoch(epoch)
         for batch in loader:
-            logits = model(batch[:, :-1])
-            loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(), batch[:, 1:].flatten())
+            batch = batch.to(dev, non_blocking=True)
+            with autocast:
+                logits = step_model(batch[:, :-1])
+                loss = torch.nn.functional.cross_entropy(logits.flatten(0, 1).float(),
+                                                         batch[:, 1:].flatten())
             loss.backward()
             if t.grad_clip:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
@@ -89,11 +99,30 @@ def plain_tokens_per_s(cfg: LMConfig, data: LMData, warmup: int) -> float:
             sched.step()
             step += 1
             if step == warmup:
+                sync()
                 t0 = time.perf_counter()
             if step == cfg.steps:
                 break
         epoch += 1
+    sync()
     return (cfg.steps - warmup) * t.batch_tokens / (time.perf_counter() - t0)
+
+
+def random_token_setup(model: ModelConfig, vocab: int, steps: int, seqs: int, *, device: str,
+                       precision: str, compile: bool) -> tuple[LMConfig, LMData]:
+    """A config and in-memory data of uniformly random tokens (``seqs`` sequences per batch,
+    ``steps`` steps): throughput needs the model's shapes, not a corpus."""
+    batch_tokens = seqs * model.context_length
+    g = torch.Generator().manual_seed(0)
+    data = LMData(tokenizer=None, vocab_size=vocab,
+                  train=PackedDataset(torch.randint(0, vocab, (seqs * 8, model.context_length + 1),
+                                                    generator=g)),
+                  val=torch.randint(0, vocab, (seqs, model.context_length + 1), generator=g))
+    cfg = LMConfig(model=model, data=DataConfig(val_tokens=model.context_length),
+                   train=TrainConfig(tokens=steps * batch_tokens, batch_tokens=batch_tokens,
+                                     device=device, precision=precision, compile=compile),
+                   logger=LoggerConfig(console=False, progress_bar=False))
+    return cfg, data
 
 
 def cpu_section(quick: bool, repeats: int, warmup: int) -> list[dict]:
@@ -158,14 +187,8 @@ def gpu_section(quick: bool) -> list[dict]:
     model = ModelConfig(name="gpt125m", d_model=768, n_layers=12, n_heads=12, context_length=1024)
     vocab, steps, seqs = 50304, (20 if quick else 50), 32
     batch_tokens = seqs * model.context_length
-    g = torch.Generator().manual_seed(0)
-    data = LMData(tokenizer=None, vocab_size=vocab,
-                  train=PackedDataset(torch.randint(0, vocab, (seqs * 8, model.context_length + 1), generator=g)),
-                  val=torch.randint(0, vocab, (seqs, model.context_length + 1), generator=g))
-    cfg = LMConfig(model=model, data=DataConfig(val_tokens=model.context_length),
-                   train=TrainConfig(tokens=steps * batch_tokens, batch_tokens=batch_tokens, device="gpu",
-                                     precision="amp_bf16", compile=True),
-                   logger=LoggerConfig(console=False))
+    cfg, data = random_token_setup(model, vocab, steps, seqs, device="gpu", precision="amp_bf16",
+                                   compile=True)
     warmup = 10 if steps > 10 else 1  # compilation happens in the first steps
     tps = composer_tokens_per_s(cfg, data, warmup)
     name = torch.cuda.get_device_name()

@@ -11,20 +11,11 @@ import pandas as pd
 import pytest
 import yaml
 
+from benchmarks.recommend import SPACE as SIM_SPACE  # the benchmark's space, at a small scale
 from benchmarks.tuners.chinchilla_sim import ChinchillaProblem, lr_opt, warmup_opt
 from scaling.recommend import RecommendError, main, recommend
 
 # --- the simulator at a small scale -----------------------------------------------------------
-SIM_SPACE = {
-    "width": {"space": "log", "center": 128, "min": 64, "max": 4096, "integer": True,
-              "rounding_factor": 8},
-    "depth": {"space": "log", "center": 4, "min": 2, "max": 48, "integer": True},
-    "tokens": {"space": "log", "center": 1e8, "min": 1e7, "max": 1e11, "integer": True,
-               "rounding_factor": 1024},
-    "lr": {"space": "log", "center": 3e-3, "min": 1e-5, "max": 1.0},
-    "warmup": {"space": "logit", "center": 0.05, "min": 0.001, "max": 0.5},
-    "weight_decay": {"space": "log", "center": 0.05, "min": 0.003, "max": 0.3},
-}
 
 
 def sim_table(n: int = 90, seed: int = 0) -> pd.DataFrame:
