@@ -18,7 +18,8 @@ Sections (each runs even when another fails; its error is recorded instead):
 * ``lm_sweep``: a small CARBS sweep of the LM recipe on the GPU, through the Hydra sweeper
   (``python -m recipes.lm --multirun +sweep=lm_tiny train.device=gpu train.precision=amp_bf16``,
   the CPU sweep's search space, so the two tables compare): its journal and a CSV with the GPU's
-  name and the MFU of every trial (``lm_gpu.sqlite``, ``lm_gpu.csv`` in ``--out``).
+  name and the MFU of every trial (``lm_gpu.sqlite``, ``lm_gpu.csv`` in ``--out``). ``--sweep``
+  and ``--sweep-config-dir`` run another sweep config instead (e.g. ``lm_chinchilla``).
 
     python benchmarks/gpu_check.py --out runs/gpu_check          # on a GPU machine
     python benchmarks/gpu_check.py --dry-run                     # every section, tiny, on CPU
@@ -226,20 +227,26 @@ def section_suggest(dry: bool, cuda: bool) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- LM sweep
-def section_lm_sweep(dry: bool, cuda: bool, out_dir: Path, trials: int) -> dict[str, Any]:
+def section_lm_sweep(dry: bool, cuda: bool, out_dir: Path, trials: int, sweep: str = "lm_tiny",
+                     config_dir: Path | None = None) -> dict[str, Any]:
+    """``trials`` trials of the sweep config ``sweep`` (``+sweep=<sweep>``, looked up in
+    ``config_dir`` too when given) on the GPU, or on the CPU in a dry run."""
     import pandas as pd
 
     import carbs
 
     name = _device_name(cuda)
     sweep_dir = Path(tempfile.mkdtemp(prefix="gpu_check_sweep_"))
-    cmd = [sys.executable, "-m", "recipes.lm", "--multirun", "+sweep=lm_tiny",
-           f"hydra.sweep.dir={sweep_dir}", f"hydra.sweeper.max_trials={trials}",
-           "hydra.sweeper.n_jobs=1"]
-    if dry:  # tiny and fast on a CPU: small corpus, short context
-        cmd += ["train.device=cpu", "train.precision=fp32", "model.context_length=32",
-                "train.batch_tokens=8192", "train.stop_after_batches=4",
-                "data.max_bytes=300000", "data.vocab_size=512", "data.val_tokens=1024"]
+    cmd = [sys.executable, "-m", "recipes.lm",
+           *(["--config-dir", str(Path(config_dir).resolve())] if config_dir else []),
+           "--multirun", f"+sweep={sweep}", f"hydra.sweep.dir={sweep_dir}",
+           f"hydra.sweeper.max_trials={trials}", "hydra.sweeper.n_jobs=1"]
+    if dry:
+        cmd += ["train.device=cpu", "train.precision=fp32"]
+        if sweep == "lm_tiny":  # tiny and fast on a CPU: small corpus, short context
+            cmd += ["model.context_length=32", "train.batch_tokens=8192",
+                    "train.stop_after_batches=4", "data.max_bytes=300000",
+                    "data.vocab_size=512", "data.val_tokens=1024"]
     else:
         cmd += ["train.device=gpu", "train.precision=amp_bf16"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -297,6 +304,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="where the sweep's table, its log and result.json go")
     ap.add_argument("--sweep-trials", type=int, default=None,
                     help="trials of the LM sweep (default 12; dry run 1)")
+    ap.add_argument("--sweep", default="lm_tiny",
+                    help="the LM sweep's config (+sweep=NAME; default lm_tiny, whose search "
+                         "space the CPU sweep shares; a dry run shrinks only lm_tiny)")
+    ap.add_argument("--sweep-config-dir", type=Path, default=None,
+                    help="a directory with your own sweep/NAME.yaml (Hydra's --config-dir)")
     args = ap.parse_args(argv)
     if str(ROOT) not in sys.path:  # run as a file: the project's packages from this checkout
         sys.path.insert(0, str(ROOT))
@@ -320,9 +332,9 @@ def main(argv: list[str] | None = None) -> int:
     runners = {"lm": lambda: section_lm(args.dry_run, cuda),
                "ppo": lambda: section_ppo(args.dry_run, cuda),
                "suggest": lambda: section_suggest(args.dry_run, cuda),
-               "lm_sweep": lambda: section_lm_sweep(args.dry_run, cuda, args.out,
-                                                    args.sweep_trials or (1 if args.dry_run
-                                                                          else 12))}
+               "lm_sweep": lambda: section_lm_sweep(
+                   args.dry_run, cuda, args.out, args.sweep_trials or (1 if args.dry_run else 12),
+                   args.sweep, args.sweep_config_dir)}
     for name in sections:
         t0 = time.perf_counter()
         try:

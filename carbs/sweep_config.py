@@ -98,7 +98,8 @@ class CARBSSweeperConf:
     max_consecutive_failures: int = 10
     """Stop the sweep after this many failed trials in a row."""
     plot_interval_s: float = 30.0
-    """Refresh the sweep's PNG plots at most this often (and always at the end)."""
+    """Refresh the sweep's PNG plots at most this often, counted from the sweep's start (0:
+    after every batch), and always at the end."""
     warm_start: Dict[str, Any] = field(default_factory=dict)  # noqa: UP006
     """Start from an earlier sweep's observations: ``{from: <sweep dir or carbs_state.json>,
     fixed_values: {new.param: value}, recenter_on_best: false}`` (``CARBS.warm_start``);

@@ -173,7 +173,7 @@ class SweepRun:
         self.schema_error: str | None = None
         self.next_job = 0
         self.retry: list[_Trial] = []
-        self._last_plot = -math.inf
+        self._last_plot = time.monotonic()  # the first drawing waits one interval too
         self._plotted = -1  # observations drawn by the last plot (a final redraw of the same is skipped)
         self._bar: Any = None
         self._composed_once = False

@@ -1,34 +1,75 @@
 """The Hydra sweeper end to end, on a toy Hydra app (tests/carbs/sweep_app): real Hydra, real
-launchers (basic, joblib with 2 workers, submitit_local), a real SQLite journal, real kills."""
+launchers (basic, joblib with 2 workers, submitit_local), a real SQLite journal, real kills.
 
+Most sweeps run in this process (:func:`sweep`) exactly as the app's command line would run them,
+Hydra's error report included; the launchers' workers are real processes that import the app by
+its module name. The kill test starts the command line itself."""
+
+import contextlib
+import io
 import json
+import logging
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hydra._internal.hydra import Hydra
+from hydra._internal.utils import run_and_report
+from hydra.core.global_hydra import GlobalHydra
 
 import scaling
 from carbs.journal import JOURNAL_FILE, load_trials
 
-APP = Path(__file__).parent / "sweep_app" / "app.py"
+APP = Path(__file__).parent / "sweep_app" / "toy_sweep_app.py"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "0"}
+# importable by name here and in the launchers' workers (joblib's inherit sys.path; submitit's
+# jobs get PYTHONPATH), so a pickled task function finds its module there
+sys.path.insert(0, str(APP.parent))
+import toy_sweep_app
 
 
-def sweep(tmp_path, *overrides, sweep_dir=None, check=True, timeout=240, **kw):
-    """Run the toy app's CARBS sweep; returns (completed process, sweep dir)."""
+@dataclass
+class Finished:
+    """What a sweep left: its exit code and what it wrote to stderr."""
+
+    returncode: int
+    stderr: str
+
+
+def sweep(tmp_path, *overrides, sweep_dir=None, check=True):
+    """Run the toy app's CARBS sweep in this process, as ``python toy_sweep_app.py --multirun
+    +sweep=toy hydra.sweep.dir=<dir> *overrides`` would (Hydra's own error report on stderr,
+    exit code 1), saving a process start and its imports; returns (:class:`Finished`, dir)."""
     sweep_dir = Path(sweep_dir or tmp_path / "sweep")
-    cmd = [sys.executable, str(APP), "--multirun", "+sweep=toy", f"hydra.sweep.dir={sweep_dir}",
-           *overrides]
-    proc = subprocess.run(cmd, cwd=tmp_path, env=ENV, capture_output=True, text=True,
-                          timeout=timeout, check=False, **kw)
+    root, cwd, err, code = logging.getLogger(), Path.cwd(), io.StringIO(), 0
+    handlers, level = root.handlers[:], root.level
+    os.chdir(tmp_path)
+    try:
+        with contextlib.redirect_stderr(err):
+            hydra = Hydra.create_main_hydra_file_or_module(
+                calling_file=str(APP), calling_module=None, config_path="conf", job_name="toy_sweep_app")
+            run_and_report(lambda: hydra.multirun(
+                config_name="config", task_function=toy_sweep_app.task,
+                with_log_configuration=True, overrides=["+sweep=toy", f"hydra.sweep.dir={sweep_dir}", *overrides]))
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else 1
+    finally:
+        GlobalHydra.instance().clear()
+        os.chdir(cwd)
+        for handler in set(root.handlers) - set(handlers):  # Hydra's logging set-up
+            handler.close()
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    done = Finished(code, err.getvalue())
     if check:
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc, sweep_dir
+        assert done.returncode == 0, done.stderr[-3000:]
+    return done, sweep_dir
 
 
 def test_sweep_writes_a_complete_journal_then_resumes_only_with_the_same_space(tmp_path):
@@ -96,7 +137,9 @@ def test_joblib_launcher_runs_each_batch_on_two_workers_and_survives_a_killed_on
     assert first["metric.pid"].nunique() == 2  # two worker processes
 
 
-def test_submitit_local_launcher(tmp_path):
+def test_submitit_local_launcher(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(APP.parent), *filter(None, [
+        os.environ.get("PYTHONPATH")])]))  # the jobs unpickle the task function by module name
     _, d = sweep(tmp_path, "hydra/launcher=submitit_local", "hydra.sweeper.n_jobs=2",
                     "hydra.sweeper.max_trials=2", "hydra.launcher.timeout_min=5")
     df = load_trials(d)
@@ -123,7 +166,8 @@ def _finished_and_recorded(d):
 def test_sigkill_mid_batch_then_resume_keeps_every_finished_trial(tmp_path):
     """Kill the sweep (and its workers) while one trial of a batch has finished and the other
     still runs; the resumed sweep keeps both the journaled and the mid-batch trial, reruns only
-    the interrupted one, and stops at the same budget."""
+    the interrupted one, and stops at the same budget. (The resume runs in this process on the
+    basic launcher, without the sleeps: how the sweep is launched is not part of its journal.)"""
     d = tmp_path / "sweep"
     args = ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2", "hydra.sweeper.n_jobs=2",
             "hydra.sweeper.max_trials=6", "sleep=1.5"]
@@ -149,7 +193,7 @@ def test_sigkill_mid_batch_then_resume_keeps_every_finished_trial(tmp_path):
     outputs_before = json.loads(before.set_index("trial_id")["output"].to_json())
     interrupted = set(before.loc[before["status"] == "running", "trial_id"]) - set(mid_batch)
 
-    sweep(tmp_path, *args, sweep_dir=d)
+    sweep(tmp_path, "hydra.sweeper.n_jobs=2", "hydra.sweeper.max_trials=6", sweep_dir=d)
     after = load_trials(d).set_index("trial_id")
     assert len(after) == 6 and (after["status"] != "running").all()  # the budget holds
     assert done_before <= set(after.index)  # every trial finished before the kill is kept

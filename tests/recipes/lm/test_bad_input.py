@@ -1,4 +1,4 @@
-"""Hostile input to the LM recipe (issue 10): ``train()`` never raises, its failed result names
+"""Hostile input to the LM recipe (issue 10): ``lm.train()`` never raises, its failed result names
 the field / file and the fix; the CLI exits non-zero for a failed single run (after printing
 the result) but hands a sweep the failed result; a damaged checkpoint is skipped, saying so."""
 from __future__ import annotations
@@ -18,7 +18,10 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import open_dict
 
-from recipes.lm import train
+from recipes import lm
+
+# Composer loads (~6 s) only in the xdist worker that runs the in-process training tests
+pytestmark = pytest.mark.xdist_group("composer")
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -33,19 +36,19 @@ def _failed(result: dict, *words: str) -> str:
 
 def test_missing_data_path_is_a_failed_result(tiny_cfg, tmp_path):
     missing = str(tmp_path / "nowhere" / "*.txt")
-    _failed(train(tiny_cfg(data={"name": "text_files", "paths": [missing]})),
+    _failed(lm.train(tiny_cfg(data={"name": "text_files", "paths": [missing]})),
             "FileNotFoundError", "data.paths", missing)
 
 
 def test_missing_tokenizer_is_a_failed_result(tiny_cfg, tmp_path):
     missing = str(tmp_path / "tok.model")
-    _failed(train(tiny_cfg(data={"tokenizer": missing})), "data.tokenizer", missing,
+    _failed(lm.train(tiny_cfg(data={"tokenizer": missing})), "data.tokenizer", missing,
             "leave data.tokenizer null")
 
 
 def test_empty_corpus_names_the_files_not_val_fraction(tiny_cfg, tmp_path):
     (tmp_path / "a.txt").write_text("\n\n   \n")
-    error = _failed(train(tiny_cfg(data={"name": "text_files",
+    error = _failed(lm.train(tiny_cfg(data={"name": "text_files",
                                          "paths": [str(tmp_path / "*.txt")]})),
                     "data.paths", "corpus is empty", "a.txt")
     assert "val_fraction" not in error
@@ -53,13 +56,13 @@ def test_empty_corpus_names_the_files_not_val_fraction(tiny_cfg, tmp_path):
 
 def test_broken_jsonl_line_names_file_and_line(tiny_cfg, tmp_path):
     (tmp_path / "d.jsonl").write_text('{"text": "in the beginning"}\n{"text": "and the\n')
-    _failed(train(tiny_cfg(data={"name": "text_files", "paths": [str(tmp_path / "d.jsonl")]})),
+    _failed(lm.train(tiny_cfg(data={"name": "text_files", "paths": [str(tmp_path / "d.jsonl")]})),
             "data.paths", "d.jsonl:2", "not a JSON record")
 
 
 def test_binary_text_file_names_the_file(tiny_cfg, tmp_path):
     (tmp_path / "b.txt").write_bytes(b"\xff\xfe\x00" * 100)
-    _failed(train(tiny_cfg(data={"name": "text_files", "paths": [str(tmp_path / "b.txt")]})),
+    _failed(lm.train(tiny_cfg(data={"name": "text_files", "paths": [str(tmp_path / "b.txt")]})),
             "data.paths", "b.txt", "not UTF-8")
 
 
@@ -70,7 +73,7 @@ def test_binary_text_file_names_the_file(tiny_cfg, tmp_path):
     ("model", {"d_model": "wide"}, "model.d_model"),
 ])
 def test_bad_config_is_a_failed_result_naming_the_field(tiny_cfg, section, values, field):
-    _failed(train(tiny_cfg(**{section: values})), field)
+    _failed(lm.train(tiny_cfg(**{section: values})), field)
 
 
 def _truncate(path: Path) -> None:
@@ -98,13 +101,13 @@ def test_damaged_latest_checkpoint_falls_back_to_the_previous_one(tiny_cfg, tmp_
     ckpt = tmp_path / "ckpt"
     run = {"tokens": 64 * 16 * 12, "save_folder": str(ckpt), "save_interval": "4ba",
            "autoresume": True, "run_name": "r"}
-    first = train(tiny_cfg(train={**run, "stop_after_batches": 8}))
+    first = lm.train(tiny_cfg(train={**run, "stop_after_batches": 8}))
     assert first["status"] == "ok" and first["metric.steps"] == 8
     latest = ckpt / "ep0-ba8-rank0.pt"
     assert (ckpt / "latest-rank0.pt").resolve() == latest
     damage(latest)
     with caplog.at_level(logging.WARNING, logger="recipes.lm.training"):
-        resumed = train(tiny_cfg(train=run))
+        resumed = lm.train(tiny_cfg(train=run))
     assert resumed["status"] == "ok", resumed
     assert resumed["metric.resumed_from_step"] == 4 and resumed["metric.steps"] == 12
     line = next(m for m in caplog.messages if str(latest) in m)
@@ -122,7 +125,7 @@ def _cli(args: list[str], cache: str, tmp_path: Path) -> subprocess.CompletedPro
 
 def test_cli_failed_run_prints_its_result_then_exits_non_zero(lm_cache, tmp_path):
     # any failed result takes the same exit path; a config error reaches it without loading
-    # Composer, which keeps this test fast (train()'s own failures are tested above)
+    # Composer, which keeps this test fast (lm.train()'s own failures are tested above)
     proc = _cli(["model.d_model=100", "model.n_heads=3", f"hydra.run.dir={tmp_path}"], lm_cache,
                 tmp_path)
     assert proc.returncode == 1, proc.stderr[-2000:]

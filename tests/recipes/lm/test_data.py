@@ -21,6 +21,9 @@ from recipes.lm.data import (
 )
 from recipes.lm.tokenizer import Tokenizer, load_or_train_tokenizer, train_tokenizer
 
+# Composer loads (~6 s) only in the xdist worker that runs the in-process training tests
+pytestmark = pytest.mark.xdist_group("composer")
+
 TEXT = ["In the beginning God created the heaven and the earth.",
         "And the earth was without form, and void; and darkness was upon the face of the deep."]
 

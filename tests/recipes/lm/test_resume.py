@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from recipes.lm import train
+from recipes import lm
 from recipes.lm.__main__ import RESULT_KEYS
+
+# Composer loads (~6 s) only in the xdist worker that runs the in-process training tests
+pytestmark = pytest.mark.xdist_group("composer")
 
 ROOT = Path(__file__).resolve().parents[3]
 STEPS = 40
@@ -34,7 +37,7 @@ def _compose(overrides: list[str]):
 @pytest.fixture(scope="module")
 def uninterrupted(lm_cache):
     """The reference: the same configuration trained in one go, without checkpoints."""
-    result = train(_compose([*OVERRIDES, f"data.cache_dir={lm_cache}"]))
+    result = lm.train(_compose([*OVERRIDES, f"data.cache_dir={lm_cache}"]))
     assert result["status"] == "ok", result
     assert set(RESULT_KEYS) <= set(result)  # the task function's advertised keys
     return result
@@ -65,7 +68,7 @@ def test_killed_and_resumed_run_reports_the_whole_run(uninterrupted, lm_cache, t
     assert proc.returncode in (-signal.SIGTERM, 128 + signal.SIGTERM), err[-2000:]  # killed
 
     start = time.perf_counter()
-    resumed = train(_compose(resumable))
+    resumed = lm.train(_compose(resumable))
     rerun_seconds = time.perf_counter() - start
     assert resumed["status"] == "ok", resumed
     step = resumed["metric.resumed_from_step"]
@@ -80,7 +83,7 @@ def test_killed_and_resumed_run_reports_the_whole_run(uninterrupted, lm_cache, t
     assert prior < resumed["metric.wall_seconds"] <= prior + rerun_seconds
 
     # bug 3: relaunching the finished run returns its result, not "max_duration ... elapsed"
-    again = train(_compose(resumable))
+    again = lm.train(_compose(resumable))
     assert again["status"] == "ok", again
     assert again["metric.resumed_from_step"] == STEPS
     for key in WHOLE_RUN:

@@ -6,7 +6,11 @@ import math
 import pytest
 import torch
 
-from recipes.lm import LossHistory, build_data, to_lm_config, train
+from recipes import lm
+from recipes.lm import build_data, to_lm_config
+
+# Composer loads (~6 s) only in the xdist worker that runs the in-process training tests
+pytestmark = pytest.mark.xdist_group("composer")
 
 
 def _unigram_entropy(tokens: torch.Tensor) -> float:
@@ -19,8 +23,8 @@ def _unigram_entropy(tokens: torch.Tensor) -> float:
 
 def test_tiny_model_learns_below_unigram_entropy(tiny_cfg):
     cfg = tiny_cfg(train={"tokens": 64 * 16 * 120, "lr": 1e-2})
-    history = LossHistory()
-    result = train(cfg, callbacks=[history])
+    history = lm.LossHistory()
+    result = lm.train(cfg, callbacks=[history])
     data = build_data(to_lm_config(cfg))
     unigram = _unigram_entropy(data.train.sequences)
     assert result["status"] == "ok", result
@@ -38,7 +42,7 @@ def test_tiny_model_learns_below_unigram_entropy(tiny_cfg):
 
 
 def test_cost_metric_and_t5_positions(tiny_cfg):
-    result = train(tiny_cfg(model={"position": "t5", "init": "t5", "tie_embeddings": False},
+    result = lm.train(tiny_cfg(model={"position": "t5", "init": "t5", "tie_embeddings": False},
                             train={"tokens": 64 * 16 * 5, "cost_metric": "tokens",
                                    "eval_interval": 2}))
     assert result["status"] == "ok" and math.isfinite(result["output"])
@@ -46,7 +50,7 @@ def test_cost_metric_and_t5_positions(tiny_cfg):
 
 
 def test_divergent_learning_rate_is_a_failure_result(tiny_cfg):
-    result = train(tiny_cfg(train={"lr": 1e6, "warmup_fraction": 0.0, "grad_clip": None}))
+    result = lm.train(tiny_cfg(train={"lr": 1e6, "warmup_fraction": 0.0, "grad_clip": None}))
     assert result["status"] == "failed" and math.isnan(result["output"])
     assert "diverged" in result["error"]
     assert 0 < result["cost"] < 40 * 1024 * result["metric.flops_per_token"]  # spent, stopped early
@@ -54,7 +58,7 @@ def test_divergent_learning_rate_is_a_failure_result(tiny_cfg):
 
 def test_an_error_inside_training_is_a_failure_result(tiny_cfg):
     # a batch larger than the whole training split fails while setting up the Trainer
-    result = train(tiny_cfg(train={"batch_tokens": 64 * 20_000}))
+    result = lm.train(tiny_cfg(train={"batch_tokens": 64 * 20_000}))
     assert result["status"] == "failed" and "train.batch_tokens" in result["error"]
     assert result["cost"] == 0.0
 
@@ -63,18 +67,18 @@ def test_resume_from_checkpoint_continues_the_same_trajectory(tiny_cfg, tmp_path
     """Uninterrupted vs stopped at half + resumed: identical per-step losses (with dropout, so
     RNG state and data position must both be restored)."""
     base = {"tokens": 64 * 16 * 12, "lr": 3e-3, "seed": 3}
-    full = LossHistory()
-    r_full = train(tiny_cfg(model={"dropout": 0.1}, train=base), callbacks=[full])
+    full = lm.LossHistory()
+    r_full = lm.train(tiny_cfg(model={"dropout": 0.1}, train=base), callbacks=[full])
 
-    first, second = LossHistory(), LossHistory()
+    first, second = lm.LossHistory(), lm.LossHistory()
     ckpt = tmp_path / "ckpt"
-    r1 = train(tiny_cfg(model={"dropout": 0.1}, train={
+    r1 = lm.train(tiny_cfg(model={"dropout": 0.1}, train={
         **base, "save_folder": str(ckpt), "save_interval": "6ba", "stop_after_batches": 6}),
         callbacks=[first])
     assert r1["status"] == "ok" and r1["metric.steps"] == 6
     saved = sorted(p.name for p in ckpt.iterdir())
     assert "ep0-ba6-rank0.pt" in saved
-    r2 = train(tiny_cfg(model={"dropout": 0.1}, train={
+    r2 = lm.train(tiny_cfg(model={"dropout": 0.1}, train={
         **base, "load_path": str(ckpt / "ep0-ba6-rank0.pt")}), callbacks=[second])
     # the result counts the whole run (issue 10, bug 1), not only the steps after the resume
     assert r2["status"] == "ok" and r2["metric.resumed_from_step"] == 6

@@ -1,5 +1,5 @@
 """A tiny Hydra app for the sweeper tests: a cost-aware toy objective with knobs for slowness,
-failures and broken results. Run: ``python app.py --multirun +sweep=toy``."""
+failures and broken results. Run: ``python toy_sweep_app.py --multirun +sweep=toy``."""
 
 import math
 import os
