@@ -21,7 +21,11 @@ __all__ = ["plot_convergence", "plot_params_vs_cost", "plot_pareto_front"]
 
 
 def _save(fig, path: str | os.PathLike) -> str:
+    from scaling.plots import light_log_axes
+
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    for ax in fig.axes:  # plain-text log labels: mathtext was ~40% of a sweep's plotting time
+        light_log_axes(ax)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return str(path)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogFormatterSciNotation, NullLocator
+from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullLocator
 
 from scaling.chinchilla import Approach3Fit, ExponentFit
 from scaling.powerlaw import PowerLawFit
@@ -41,22 +41,29 @@ class _PlainLogFormatter(LogFormatterSciNotation):
         return re.sub(r"\^\{(-?\d+)\}", lambda m: m.group(1).translate(_SUPERSCRIPT), body)
 
 
-def _light_log_axes(ax) -> None:
-    """Plain-text log labels; log axes spanning more than a decade label only the decades,
-    so their minor ticks (bare marks, costly to draw) are left out."""
+def light_log_axes(ax) -> None:
+    """Plain-text log labels on ``ax``'s log axes (also the sweep plots' in ``carbs.plots``);
+    log axes spanning more than a decade get no minor ticks (bare marks, costly to draw): their
+    major ticks are the decades, or 1, 2 and 5 times them up to two decades."""
     for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
         if axis.get_scale() != "log":
             continue
-        axis.set_major_formatter(_PlainLogFormatter(10.0))
-        axis.set_minor_formatter(_PlainLogFormatter(10.0, labelOnlyBase=False))
         lo, hi = sorted(limits)
-        if lo > 0 and hi / lo > 10.0:
+        wide = lo > 0 and hi / lo > 10.0
+        if wide and hi / lo <= 100.0:  # every major tick labelled (no thinning by decades)
+            axis.set_major_locator(LogLocator(10.0, subs=(1.0, 2.0, 5.0)))
+            axis.set_major_formatter(_PlainLogFormatter(10.0, labelOnlyBase=False,
+                                                        minor_thresholds=(np.inf, np.inf)))
+        else:
+            axis.set_major_formatter(_PlainLogFormatter(10.0))
+        axis.set_minor_formatter(_PlainLogFormatter(10.0, labelOnlyBase=False))
+        if wide:
             axis.set_minor_locator(NullLocator())
 
 
 def _save(fig, path: Path) -> Path:
     for ax in fig.axes:
-        _light_log_axes(ax)
+        light_log_axes(ax)
     # fixed margins: tight_layout measures every tick label, which cost more than the drawing
     fig.subplots_adjust(left=0.14, right=0.97, bottom=0.12, top=0.9, wspace=0.3)
     fig.savefig(path, dpi=110)
