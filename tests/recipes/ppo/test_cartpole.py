@@ -3,7 +3,9 @@ import torch
 
 from recipes.ppo import PPO, MLPAgent, PPOConfig, evaluate_policy, make_vec_env
 
-BUDGET = 40_000  # env steps; seed 1 reaches ~500 by then (195 is CartPole's "solved")
+# env steps (24 updates of 8 x 128); seed 1 scores ~480 greedy at 20k steps and ~500 from 24k on
+# (195 is CartPole's "solved")
+BUDGET = 24_576
 
 
 def test_ppo_learns_cartpole_within_a_bounded_budget():
