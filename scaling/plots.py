@@ -42,23 +42,26 @@ class _PlainLogFormatter(LogFormatterSciNotation):
 
 
 def light_log_axes(ax) -> None:
-    """Plain-text log labels on ``ax``'s log axes (also the sweep plots' in ``carbs.plots``);
-    log axes spanning more than a decade get no minor ticks (bare marks, costly to draw): their
-    major ticks are the decades, or 1, 2 and 5 times them up to two decades."""
+    """Plain-text log labels on ``ax``'s log axes (also the sweep plots' in ``carbs.plots``),
+    every major tick labelled and no minor ticks (bare marks, costly to draw): major ticks at
+    the decades beyond two decades, at 1, 2 and 5 times them from one to two decades, and at 1,
+    2, 3 and 5 times them from a factor 2 to one decade. Narrower axes keep matplotlib's ticks."""
     for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
         if axis.get_scale() != "log":
             continue
         lo, hi = sorted(limits)
-        wide = lo > 0 and hi / lo > 10.0
-        if wide and hi / lo <= 100.0:  # every major tick labelled (no thinning by decades)
+        span = hi / lo if lo > 0 else np.inf
+        every = _PlainLogFormatter(10.0, labelOnlyBase=False, minor_thresholds=(np.inf, np.inf))
+        if span < 2.0:
+            axis.set_major_formatter(every)
+            axis.set_minor_formatter(_PlainLogFormatter(10.0, labelOnlyBase=False))
+            continue
+        if span <= 10.0:
+            axis.set_major_locator(LogLocator(10.0, subs=(1.0, 2.0, 3.0, 5.0)))
+        elif span <= 100.0:
             axis.set_major_locator(LogLocator(10.0, subs=(1.0, 2.0, 5.0)))
-            axis.set_major_formatter(_PlainLogFormatter(10.0, labelOnlyBase=False,
-                                                        minor_thresholds=(np.inf, np.inf)))
-        else:
-            axis.set_major_formatter(_PlainLogFormatter(10.0))
-        axis.set_minor_formatter(_PlainLogFormatter(10.0, labelOnlyBase=False))
-        if wide:
-            axis.set_minor_locator(NullLocator())
+        axis.set_major_formatter(every)
+        axis.set_minor_locator(NullLocator())
 
 
 def _save(fig, path: Path) -> Path:
