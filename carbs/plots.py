@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter
 
 from carbs.spaces import CategoricalSpace, LogitSpace, LogSpace
 
@@ -64,7 +63,6 @@ def plot_pareto_front(opt: CARBS, path: str | os.PathLike, cost_label: str = "co
                    color="red", s=30, clip_on=False, label=f"failures ({len(fails)})")
     if obs:
         ax.set_xscale("log")
-        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_xlabel(cost_label)
     ax.set_ylabel(output_label)
     ax.set_title("CARBS: observations and Pareto front")
@@ -98,7 +96,6 @@ def plot_params_vs_cost(opt: CARBS, path: str | os.PathLike, cost_label: str = "
         ax.plot(costs, ys, "o-", color="C0", ms=4)
         if costs:
             ax.set_xscale("log")
-            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_title(p.name)
         ax.set_xlabel(cost_label)
     for ax in list(axes.flat)[len(params):]:

@@ -53,10 +53,12 @@ def sweep(tmp_path, *overrides, sweep_dir=None, check=True):
     try:
         with contextlib.redirect_stderr(err):
             hydra = Hydra.create_main_hydra_file_or_module(
-                calling_file=str(APP), calling_module=None, config_path="conf", job_name="toy_sweep_app")
-            run_and_report(lambda: hydra.multirun(
-                config_name="config", task_function=toy_sweep_app.task,
-                with_log_configuration=True, overrides=["+sweep=toy", f"hydra.sweep.dir={sweep_dir}", *overrides]))
+                calling_file=str(APP), calling_module=None, config_path="conf",
+                job_name="toy_sweep_app")
+            args = ["+sweep=toy", f"hydra.sweep.dir={sweep_dir}", *overrides]
+            run_and_report(lambda: hydra.multirun(config_name="config", overrides=args,
+                                                  task_function=toy_sweep_app.task,
+                                                  with_log_configuration=True))
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else 1
     finally:
