@@ -72,7 +72,7 @@ LABELS = {"ours": "ours (scaling.recommend)", "tok20": "best config, 20 tokens/p
 def run_sweep(seed: int, n_trials: int) -> pd.DataFrame:
     """A CARBS sweep of the simulator; the trial table in the project's contract."""
     from carbs import CARBS, CARBSConfig
-    from carbs.sweep_config import params_from_search_space
+    from carbs.sweep.settings import params_from_search_space
 
     problem = ChinchillaProblem()
     opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=seed,

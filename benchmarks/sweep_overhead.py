@@ -86,7 +86,7 @@ def _run_app(conf_dir: Path, overrides: list[str]) -> float:
 
 
 def _carbs_arm(conf_dir: Path, work: Path, n: int, sleep: float, tag: str) -> tuple[float, list]:
-    from carbs.journal import load_trials
+    from carbs.sweep.journal import load_trials
 
     sweep_dir = work / f"carbs-{tag}"
     wall = _run_app(conf_dir, ["+sweep=toy", f"hydra.sweep.dir={sweep_dir}",

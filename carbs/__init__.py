@@ -25,9 +25,9 @@ _EXPORTS = {
     "Observation": "carbs.config",
     "ParetoGroup": "carbs.config",
     "Suggestion": "carbs.config",
-    "Journal": "carbs.journal",
-    "JournalError": "carbs.journal",
-    "load_trials": "carbs.journal",
+    "Journal": "carbs.sweep.journal",
+    "JournalError": "carbs.sweep.journal",
+    "load_trials": "carbs.sweep.journal",
     "CARBS": "carbs.optimizer",
     "load_state": "carbs.optimizer",
     "save_state": "carbs.optimizer",
@@ -45,8 +45,8 @@ _EXPORTS = {
     "Space": "carbs.spaces",
     "SCHEMA_VERSION": "carbs.state",
     "StateFileError": "carbs.state",
-    "CARBSSweeperConf": "carbs.sweep_config",
-    "SweepConfigError": "carbs.sweep_config",
+    "CARBSSweeperConf": "carbs.sweep.settings",
+    "SweepConfigError": "carbs.sweep.settings",
 }
 
 __all__ = [
@@ -97,10 +97,10 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # static analysers and IDEs see the real names
     from carbs.acquisition import expected_improvement, log_expected_improvement
     from carbs.config import CARBSConfig, Observation, ParetoGroup, Suggestion
-    from carbs.journal import Journal, JournalError, load_trials
     from carbs.optimizer import CARBS, load_state, save_state, warm_start
     from carbs.pareto import group_basic_resamples, pareto_group_indices
     from carbs.plots import plot_convergence, plot_params_vs_cost, plot_pareto_front
     from carbs.spaces import CategoricalSpace, LinearSpace, LogitSpace, LogSpace, Param, Space
     from carbs.state import SCHEMA_VERSION, StateFileError
-    from carbs.sweep_config import CARBSSweeperConf, SweepConfigError
+    from carbs.sweep.journal import Journal, JournalError, load_trials
+    from carbs.sweep.settings import CARBSSweeperConf, SweepConfigError

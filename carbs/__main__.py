@@ -18,7 +18,7 @@ logger = logging.getLogger("carbs")
 
 
 def _export(args: argparse.Namespace) -> int:
-    from carbs.journal import JournalError, find_journal, load_trials
+    from carbs.sweep.journal import JournalError, find_journal, load_trials
 
     try:
         journal = find_journal(args.sweep)

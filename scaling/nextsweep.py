@@ -2,7 +2,7 @@
 
 The file selects the CARBS sweeper and sets ``hydra.sweeper.search_space`` in the sweeper's
 format (``{space, center, min, max, scale, integer, rounding_factor, choices}``, see
-``carbs/sweep_config.py``):
+``carbs/sweep/settings.py``):
 
 * ``center``: the recommended value (of the smallest budget: CARBS walks up the front from its
   centre, and ``max_suggestion_cost`` caps it at the largest budget);

@@ -1,2 +1,2 @@
 """Hydra plugin shim for the CARBS sweeper (``hydra/sweeper: carbs``); the code is in
-:mod:`carbs.sweeper`."""
+:mod:`carbs.sweep.sweeper`."""

@@ -176,7 +176,7 @@ def test_boolean_choices_stored_as_numbers_come_back_as_booleans():
 
 def test_next_sweep_yaml_parses_and_warm_starts_from_the_small_sweep(tmp_path):
     from carbs import CARBS, CARBSConfig
-    from carbs.sweep_config import SweepSettings, params_from_search_space
+    from carbs.sweep.settings import SweepSettings, params_from_search_space
 
     table = law_table()
     rec = recommend(table, ["10x", "100x"], LAW_SPACE, n_bootstrap=50)
@@ -271,7 +271,7 @@ def test_sweep_directory_gives_space_and_a_runnable_lm_command(tmp_path):
     the job's .hydra/hydra.yaml naming the recipe and the fixed overrides."""
     from hydra import compose, initialize_config_dir
 
-    from carbs.journal import Journal
+    from carbs.sweep.journal import Journal
     from recipes.lm.config import to_lm_config
 
     rng = np.random.default_rng(3)

@@ -1,4 +1,4 @@
-"""The Hydra sweeper end to end, on a toy Hydra app (tests/carbs/sweep_app): real Hydra, real
+"""The Hydra sweeper end to end, on a toy Hydra app (tests/carbs/sweep/sweep_app): real Hydra, real
 launchers (basic, joblib with 2 workers, submitit_local), a real SQLite journal, real kills.
 
 Most sweeps run in this process (:func:`sweep`) exactly as the app's command line would run them,
@@ -24,7 +24,7 @@ from hydra._internal.utils import run_and_report
 from hydra.core.global_hydra import GlobalHydra
 
 import scaling
-from carbs.journal import JOURNAL_FILE, load_trials
+from carbs.sweep.journal import JOURNAL_FILE, load_trials
 
 APP = Path(__file__).parent / "sweep_app" / "toy_sweep_app.py"
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "0"}

@@ -16,7 +16,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,121 +25,34 @@ from hydra.errors import CompactHydraException
 from tqdm.auto import tqdm
 
 from carbs.config import CARBSConfig
-from carbs.journal import JOURNAL_FILE, Journal
 from carbs.spaces import CategoricalSpace, Param
 from carbs.state import StateFileError, read_state_file
-from carbs.sweep_config import SweepConfigError, SweepSettings, check_param_paths, format_override
-from carbs.trial_task import read_trial_record
+from carbs.sweep.journal import JOURNAL_FILE, Journal
+from carbs.sweep.outcome import (
+    TrialOutcome,
+    outcome_from_job_return,
+    outcome_from_record,
+)
+from carbs.sweep.settings import (
+    SweepConfigError,
+    SweepSettings,
+    check_param_paths,
+    format_override,
+)
+from carbs.sweep.task import read_trial_record
 
 if TYPE_CHECKING:  # torch and gpytorch load only once a sweep passes its checks: a refused start
     from carbs.optimizer import CARBS  # answers in about a second
 
 logger = logging.getLogger("carbs.sweep")
 
-__all__ = ["SweepAbortedError", "SweepRun", "TrialOutcome", "interpret_result"]
+__all__ = ["SweepAbortedError", "SweepRun"]
 
 STATE_FILE = "carbs_state.json"
-_RESERVED = {"output", "cost", "status", "error"}
 
 
 class SweepAbortedError(CompactHydraException, RuntimeError):
     """The sweep stopped before its budget (too many failures in a row); trials are kept."""
-
-
-@dataclass
-class TrialOutcome:
-    """A finished trial as the journal and the optimiser take it."""
-
-    status: str  # "ok" | "failed"
-    output: float
-    cost: float
-    metrics: dict[str, float] = field(default_factory=dict)
-    error: str | None = None
-    job_dir: str | None = None
-    finished_at: str | None = None
-    schema_error: str | None = None  # the result can never carry the objective: stop the sweep
-
-
-def _lookup(result: Mapping[str, Any], key: str) -> tuple[bool, Any]:
-    """``result[key]``, or a nested lookup along the dots of ``key``."""
-    if key in result:
-        return True, result[key]
-    node: Any = result
-    for part in key.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return False, None
-        node = node[part]
-    return True, node
-
-
-def _real(v: Any) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return math.nan
-    return float(v)
-
-
-def interpret_result(result: Any, objective: str, cost_key: str) -> TrialOutcome:
-    """A task's returned value as a trial outcome (failed when it says so, or when the objective
-    is not a finite number, or a successful trial's cost is not > 0)."""
-    if not isinstance(result, Mapping):
-        msg = (f"the task returned {type(result).__name__} ({result!r:.80}); a CARBS sweep needs "
-               f"a dict with the objective {objective!r} and the cost {cost_key!r}")
-        return TrialOutcome("failed", math.nan, 0.0, error=msg, schema_error=msg)
-    failed = result.get("status") == "failed"
-    metrics = {}
-    for k, v in result.items():
-        if k not in _RESERVED and not isinstance(v, bool) and isinstance(v, (int, float)):
-            metrics[k if k.startswith("metric.") else f"metric.{k}"] = float(v)
-    has_obj, obj = _lookup(result, objective)
-    has_cost, cost = _lookup(result, cost_key)
-    output, cost = _real(obj), _real(cost)
-    error = str(result.get("error") or "") or None
-    keys = sorted(result)
-    if failed:
-        spent = cost if math.isfinite(cost) and cost >= 0 else 0.0
-        return TrialOutcome("failed", math.nan, spent, metrics, error or "the task reported "
-                            "status 'failed'")
-    if not has_obj:
-        msg = f"the result has no objective key {objective!r} (its keys: {keys})"
-        return TrialOutcome("failed", math.nan, 0.0, metrics, msg, schema_error=msg)
-    if not has_cost:
-        msg = f"the result has no cost key {cost_key!r} (its keys: {keys})"
-        return TrialOutcome("failed", math.nan, 0.0, metrics, msg, schema_error=msg)
-    spent = cost if math.isfinite(cost) and cost >= 0 else 0.0
-    if not math.isfinite(output):
-        return TrialOutcome("failed", math.nan, spent, metrics,
-                            f"objective {objective!r} is not a finite number: {obj!r}")
-    if not (math.isfinite(cost) and cost > 0):
-        return TrialOutcome("failed", math.nan, spent, metrics,
-                            f"cost {cost_key!r} must be a finite number > 0, got {cost!r}")
-    return TrialOutcome("ok", output, cost, metrics)
-
-
-def outcome_from_record(record: Mapping[str, Any], objective: str, cost_key: str) -> TrialOutcome:
-    """A worker's record (:mod:`carbs.trial_task`) as a trial outcome."""
-    if record.get("kind") == "returned":
-        out = interpret_result(record.get("result"), objective, cost_key)
-    else:
-        out = TrialOutcome("failed", math.nan, 0.0,
-                           error=str(record.get("error") or "the task raised"))
-    if isinstance(record.get("seconds"), (int, float)):
-        out.metrics["metric.job_seconds"] = float(record["seconds"])
-    out.job_dir, out.finished_at = record.get("job_dir"), record.get("finished_at")
-    return out
-
-
-def outcome_from_job_return(ret: Any, objective: str, cost_key: str) -> TrialOutcome:
-    """Hydra's ``JobReturn`` as a trial outcome (when the worker left no record)."""
-    from hydra.core.utils import JobStatus
-
-    if ret is None:
-        return TrialOutcome("failed", math.nan, 0.0, error="no result: the job's worker died "
-                            "or the launcher lost it")
-    if ret.status == JobStatus.COMPLETED:
-        return interpret_result(ret._return_value, objective, cost_key)
-    err = ret._return_value
-    return TrialOutcome("failed", math.nan, 0.0,
-                        error=f"{type(err).__name__}: {err}" if err is not None else "job failed")
 
 
 @dataclass
@@ -302,7 +215,7 @@ class SweepRun:
             if self.opt is not None and self.opt.observations:
                 self._plots(force=True)
             self.journal.close()
-        from carbs.journal import load_trials
+        from carbs.sweep.journal import load_trials
 
         return load_trials(self.sweep_dir)
 

@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from carbs.journal import JOURNAL_FILE, Journal, JournalError, load_trials
+from carbs.sweep.journal import JOURNAL_FILE, Journal, JournalError, load_trials
 
 META = {"sweep": "toy", "space": {"lr": {"type": "LogSpace"},
                                   "bias": {"type": "CategoricalSpace", "choices": [False, True]}},
@@ -77,7 +77,7 @@ def test_a_finished_trial_survives_a_killed_writer(tmp_path):
     """A process killed right after finish() leaves that row finished (one transaction)."""
     code = f"""
 import os, signal
-from carbs.journal import Journal
+from carbs.sweep.journal import Journal
 j = Journal.create({str(tmp_path / JOURNAL_FILE)!r}, {META!r}, ["lr", "bias"])
 j.add_running("a", {{"lr": 0.1, "bias": False}})
 j.finish("a", "ok", 1.0, 1.0)

@@ -5,7 +5,7 @@ project (``trial_id, sweep, status, output, cost, param.<name>, metric.<name>, e
 started_at, finished_at, suggestion``) plus bookkeeping columns (``attempt``, ``job_num``,
 ``job_dir``); ``scaling.load_table`` reads the ``trials`` table directly. A trial is written
 ``running`` before it is launched and finished in one transaction, so a killed sweep leaves
-every finished trial intact and every unfinished one ``running`` (see :mod:`carbs.sweeper` for
+every finished trial intact and every unfinished one ``running`` (see :mod:`carbs.sweep.sweeper` for
 how a resumed sweep treats them).
 
 A ``meta`` table holds the sweep's identity (name, search space, objective, direction, cost

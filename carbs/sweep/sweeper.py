@@ -5,16 +5,16 @@
     python -m recipes.lm --multirun +sweep=lm_tiny hydra.sweep.dir=multirun/lm_tiny/<old>  # resume
 
 Select it with ``defaults: [override /hydra/sweeper: carbs]`` (the sweep YAMLs do) and set the
-search space and budget under ``hydra.sweeper`` (schema and checks: :mod:`carbs.sweep_config`).
+search space and budget under ``hydra.sweeper`` (schema and checks: :mod:`carbs.sweep.settings`).
 Each batch CARBS suggests ``n_jobs`` configurations (``CARBS.suggest(n)``); the configured
 launcher (basic, joblib, submitit, ray ...) runs them as ordinary Hydra jobs with the
 parameters as overrides; each result is observed as soon as its batch returns. Nothing here
 assumes a particular launcher: the only contract is Hydra's ``Launcher.launch``.
 
-The sweep directory holds ``journal.sqlite`` (every trial; :mod:`carbs.journal`),
+The sweep directory holds ``journal.sqlite`` (every trial; :mod:`carbs.sweep.journal`),
 ``carbs_state.json`` (the optimiser, checkpointed after each observation), the job folders
 (``<num>/``), ``.carbs/results/`` (each job's own record of its outcome,
-:mod:`carbs.trial_task`) and the plots ``pareto.png``, ``params_vs_cost.png``,
+:mod:`carbs.sweep.task`) and the plots ``pareto.png``, ``params_vs_cost.png``,
 ``convergence.png`` (refreshed every ``plot_interval_s`` and at the end).
 
 Resume: run the same command with ``hydra.sweep.dir=<existing dir>`` (or with
@@ -35,8 +35,8 @@ from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
 from omegaconf import DictConfig, OmegaConf, open_dict, read_write
 
-from carbs.sweep_config import SweepConfigError, SweepSettings
-from carbs.trial_task import TrialTask
+from carbs.sweep.settings import SweepConfigError, SweepSettings
+from carbs.sweep.task import TrialTask
 
 logger = logging.getLogger("carbs.sweep")
 
@@ -46,7 +46,7 @@ RESULTS_SUBDIR = Path(".carbs") / "results"
 
 
 class CARBSSweeper(Sweeper):
-    """Hydra Sweeper driving a CARBS search (fields: :class:`carbs.sweep_config.CARBSSweeperConf`)."""
+    """Hydra Sweeper driving a CARBS search (fields: :class:`carbs.sweep.settings.CARBSSweeperConf`)."""
 
     def __init__(self, **conf: Any) -> None:
         conf.pop("_target_", None)
@@ -74,7 +74,7 @@ class CARBSSweeper(Sweeper):
 
     def sweep(self, arguments: list[str]) -> Any:
         """Run the sweep; returns the trials as a DataFrame (the journal's contents)."""
-        from carbs.sweep_run import SweepRun
+        from carbs.sweep.loop import SweepRun
 
         assert self.settings is not None and self.config is not None and self.task is not None
         fixed = check_arguments(arguments, self.settings)
@@ -99,7 +99,7 @@ def _default_name(config: DictConfig) -> str:
 def _resolve_sweep_dir(config: DictConfig, settings: SweepSettings, name: str) -> Path:
     """The sweep directory: ``hydra.sweep.dir``, or with ``resume=true`` and no journal there,
     the newest sibling directory holding a journal of the same sweep."""
-    from carbs.journal import JOURNAL_FILE, Journal, JournalError
+    from carbs.sweep.journal import JOURNAL_FILE, Journal, JournalError
 
     sweep_dir = Path(str(config.hydra.sweep.dir)).absolute()
     if not settings.resume or (sweep_dir / JOURNAL_FILE).exists():

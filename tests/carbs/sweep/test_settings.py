@@ -7,15 +7,16 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from carbs import CategoricalSpace, LogSpace
-from carbs.sweep_config import (
+from carbs.sweep.loop import _check_identity
+from carbs.sweep.outcome import interpret_result
+from carbs.sweep.settings import (
     SweepConfigError,
     SweepSettings,
     check_param_paths,
     format_override,
     param_from_spec,
 )
-from carbs.sweep_run import _check_identity, interpret_result
-from carbs.sweeper import check_arguments
+from carbs.sweep.sweeper import check_arguments
 
 SPACE = {"train.lr": {"space": "log", "center": 1e-3, "min": 1e-5, "max": 1e-1},
          "model.d_model": {"space": "log", "center": 128, "min": 32, "max": 512,

@@ -1,0 +1,72 @@
+"""The sweep layer: CARBS driving any Hydra task through any Hydra launcher.
+
+- :mod:`carbs.sweep.sweeper`: the Hydra ``Sweeper`` (thin glue: settings, sweep directory,
+  launcher);
+- :mod:`carbs.sweep.settings`: the ``hydra.sweeper`` schema and every check made before the
+  first trial;
+- :mod:`carbs.sweep.loop`: one sweep from start (or resume) to budget;
+- :mod:`carbs.sweep.task`: the worker side (each trial's durable record);
+- :mod:`carbs.sweep.outcome`: a task's result or record as a trial outcome;
+- :mod:`carbs.sweep.journal`: the SQLite journal (importable without Hydra or torch).
+
+Names load on first use, so ``import carbs.sweep.journal`` imports neither Hydra nor torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_EXPORTS = {
+    "CARBSSweeper": "carbs.sweep.sweeper",
+    "CARBSSweeperConf": "carbs.sweep.settings",
+    "SweepConfigError": "carbs.sweep.settings",
+    "SweepSettings": "carbs.sweep.settings",
+    "SweepAbortedError": "carbs.sweep.loop",
+    "SweepRun": "carbs.sweep.loop",
+    "TrialTask": "carbs.sweep.task",
+    "TrialOutcome": "carbs.sweep.outcome",
+    "interpret_result": "carbs.sweep.outcome",
+    "JOURNAL_FILE": "carbs.sweep.journal",
+    "Journal": "carbs.sweep.journal",
+    "JournalError": "carbs.sweep.journal",
+    "load_trials": "carbs.sweep.journal",
+}
+
+__all__ = [
+    "JOURNAL_FILE",
+    "CARBSSweeper",
+    "CARBSSweeperConf",
+    "Journal",
+    "JournalError",
+    "SweepAbortedError",
+    "SweepConfigError",
+    "SweepRun",
+    "SweepSettings",
+    "TrialOutcome",
+    "TrialTask",
+    "interpret_result",
+    "load_trials",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'carbs.sweep' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:
+    from carbs.sweep.journal import JOURNAL_FILE, Journal, JournalError, load_trials
+    from carbs.sweep.loop import SweepAbortedError, SweepRun
+    from carbs.sweep.outcome import TrialOutcome, interpret_result
+    from carbs.sweep.settings import CARBSSweeperConf, SweepConfigError, SweepSettings
+    from carbs.sweep.sweeper import CARBSSweeper
+    from carbs.sweep.task import TrialTask
