@@ -106,19 +106,31 @@ class CARBS(PersistenceMixin):
             return list(self._outstanding.values())
 
     @overload
-    def suggest(self) -> Suggestion: ...
+    def suggest(self, *, max_suggestion_cost: float | None = None) -> Suggestion: ...
 
     @overload
-    def suggest(self, n: int) -> list[Suggestion]: ...
+    def suggest(self, n: int, *, max_suggestion_cost: float | None = None) -> list[Suggestion]: ...
 
-    def suggest(self, n: int | None = None):
+    def suggest(self, n: int | None = None, *, max_suggestion_cost: float | None = None):
         """One suggestion, or a list of ``n`` distinct ones (each later one sees the earlier
-        ones as outstanding, with fantasy outputs)."""
-        if n is not None and (not isinstance(n, int) or n < 1):
+        ones as outstanding, with fantasy outputs).
+
+        ``max_suggestion_cost`` caps the predicted cost of this call's suggestions (the lower
+        of it and ``CARBSConfig.max_suggestion_cost`` applies), e.g. a fraction of what is left
+        of a sweep's budget."""
+        if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer))
+                              or n < 1):
             raise ValueError(f"n must be a positive int, got {n!r}")
+        n = None if n is None else int(n)
+        cap = self.config.max_suggestion_cost
+        if max_suggestion_cost is not None:
+            call_cap = _real_number("max_suggestion_cost", max_suggestion_cost, "a cost cap")
+            if not call_cap > 0:
+                raise ValueError(f"max_suggestion_cost must be > 0, got {max_suggestion_cost!r}")
+            cap = call_cap if cap is None else min(cap, call_cap)
         with self._lock:
             t0 = time.perf_counter()
-            state: dict[str, Any] = {}
+            state: dict[str, Any] = {"cap": cap}
             threads = torch.get_num_threads()
             limit = self.config.num_threads
             # torch's and the BLAS libraries' (scipy's L-BFGS-B) thread pools, for this call only
@@ -353,7 +365,7 @@ class CARBS(PersistenceMixin):
         resample = self._resample(groups, ok)
         if resample is not None:
             return resample
-        target = self._cost_target(groups, front, ok)
+        target = self._cost_target(groups, front, ok, state["cap"])
         origins, weights = self._origins(groups, front, ok, target)
         if not state.get("fitted"):
             self._fit_surrogates(groups, front, ok)
@@ -367,18 +379,19 @@ class CARBS(PersistenceMixin):
         if len(cand) == 0:
             return self._suggest_random()
         pred = self.surrogates.predict(cand)
-        score, log_ei = self._acquisition(cand, pred, origins, groups.mean_cost[front], target)
+        score, log_ei = self._acquisition(cand, pred, origins, groups.mean_cost[front], target,
+                                          state["cap"])
         i = self._argmax(score, pred)
         return self._emit(cand[i], self._bo_predictions(pred, i, score[i], log_ei[i]))
 
-    def _cost_target(self, groups, front, ok) -> float | None:
+    def _cost_target(self, groups, front, ok, cap: float | None) -> float | None:
         """The log-cost this suggestion targets (cost-stratified search), or None."""
         cfg = self.config
         if not cfg.is_cost_stratified:
             return None
         cheapest = min(self._observations[i].cost for i in ok)
         return draw_cost_target(self.rng, cheapest, float(groups.mean_cost[front].max()),
-                                cfg.cost_range_extension, cfg.max_suggestion_cost)
+                                cfg.cost_range_extension, cap)
 
     def _origins(self, groups, front, ok,
                  target: float | None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -428,8 +441,8 @@ class CARBS(PersistenceMixin):
         logger.debug("surrogate fit times: %s", {k: round(v, 4) for k, v in times.items()})
 
     def _acquisition(self, cand: np.ndarray, pred, origins: np.ndarray,
-                     front_costs: np.ndarray,
-                     target: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+                     front_costs: np.ndarray, target: float | None = None,
+                     cap: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(score, log EI) of each candidate: log EI against the Pareto value at its predicted
         cost (high-cost clamped) + log search density + log P(success); -inf above
         ``max_suggestion_cost``."""
@@ -437,7 +450,7 @@ class CARBS(PersistenceMixin):
         best = sur.pareto_value(pred.log_cost_scaled)
         if cfg.is_high_cost_clamping_on:
             thr = (math.exp(target) if target is not None else
-                   draw_high_cost_threshold(self.rng, front_costs, cfg.max_suggestion_cost))
+                   draw_high_cost_threshold(self.rng, front_costs, cap))
             best = np.maximum(best, sur.pareto_value(sur.cost_scaler(np.array([thr])))[0])
         log_ei = log_expected_improvement(pred.output_mean, pred.output_std, best,
                                           cfg.exploration_bias)
@@ -446,8 +459,8 @@ class CARBS(PersistenceMixin):
                                       self.encoder.categorical_blocks())
         with np.errstate(divide="ignore"):
             score = log_ei + log_dens + np.log(np.clip(pred.p_success, 0.0, 1.0))
-        if cfg.max_suggestion_cost is not None:
-            score = np.where(pred.cost <= cfg.max_suggestion_cost, score, -np.inf)
+        if cap is not None:
+            score = np.where(pred.cost <= cap, score, -np.inf)
         if target is not None:
             inside = np.where(cost_stratum(pred.cost, target, cfg.cost_stratum_fraction),
                               score, -np.inf)

@@ -244,6 +244,22 @@ def test_max_suggestion_cost_is_respected(params_4d, cost_aware):
     assert all(cost_aware(s.config)[1] <= 12.0 * 1.25 for s in batch)
 
 
+
+def test_max_suggestion_cost_per_call(params_4d, cost_aware):
+    """A per-call cap (e.g. a fraction of a sweep's remaining budget) works like the config's,
+    and the lower of the two applies."""
+    opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=0, max_suggestion_cost=500.0,
+                            resample_frequency=0, **FAST), params_4d)
+    _warm(opt, 10, cost_aware)
+    batch = opt.suggest(2, max_suggestion_cost=12.0)
+    assert all(s.predictions["cost"] <= 12.0 for s in batch)
+    assert opt.suggest(max_suggestion_cost=np.float64(1e9)).predictions["cost"] <= 500.0
+    with pytest.raises(ValueError, match="max_suggestion_cost"):
+        opt.suggest(max_suggestion_cost=0.0)
+    with pytest.raises(ValueError, match="max_suggestion_cost"):
+        opt.suggest(max_suggestion_cost="12")
+    assert len(opt.suggest(np.int64(2))) == 2
+
 def test_thread_safety_smoke(params_4d, cost_aware):
     opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=0, **FAST), params_4d)
     errors: list[BaseException] = []
