@@ -25,22 +25,6 @@ _RAW_BOUND = 15.0  # raw (softplus) hyperparameters: positive values up to ~15
 _MEAN_BOUND = 20.0
 
 
-def resolve_device(device: str) -> torch.device:
-    """'auto' -> cuda when available, else cpu. A CUDA device without CUDA raises a
-    ``ValueError`` naming the setting and the fix."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as e:
-        raise ValueError(f"device={device!r} is not a torch device ({e}); use 'auto', 'cpu' or "
-                         "'cuda'") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but CUDA is not available on this machine; use "
-                         "device='auto' (CUDA when present) or 'cpu'")
-    return dev
-
-
 class _ExactModel(gpytorch.models.ExactGP):
     def __init__(self, likelihood, mean, kernel):
         super().__init__(None, None, likelihood)

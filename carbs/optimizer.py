@@ -31,7 +31,6 @@ import pandas as pd
 import threadpoolctl
 import torch
 
-from carbs._gp import resolve_device
 from carbs.acquisition import (
     cost_stratum,
     draw_cost_target,
@@ -51,6 +50,7 @@ from carbs.proposal import (
 )
 from carbs.spaces import Param, Space, check_integer_reachability
 from carbs.surrogate import SurrogateSet
+from tays import resolve_device
 
 logger = logging.getLogger("carbs")
 

@@ -50,6 +50,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tays import pareto_indices
+
 __all__ = ["Groups", "group_basic_resamples", "pareto_group_indices"]
 
 
@@ -124,10 +126,13 @@ def pareto_group_indices(
     order = np.lexsort((costs[cheap], -groups.mean_output[cheap]))
     front = [int(cheap[order[0]])]
     rest = np.flatnonzero(costs > threshold)
+    if not conservative:  # the plain 2-D front of the cheap end's best and the costlier groups
+        cand = np.concatenate([front, rest]).astype(np.int64)
+        return cand[pareto_indices(costs[cand], -groups.mean_output[cand])]
     rest = rest[np.lexsort((rest, costs[rest]))]
     for j in rest:
         prev = front[-1]
-        if conservative and groups.count[j] == 1:
+        if groups.count[j] == 1:
             bar = max(groups.max_output[prev], groups.mean_output[prev])
         else:
             bar = groups.mean_output[prev]

@@ -27,11 +27,11 @@ from carbs.state import (
     SCHEMA_VERSION,
     StateFileError,
     check_state_dict,
-    jsonable,
     read_state_file,
     warm_start_observations,
     write_state_file,
 )
+from tays import jsonable
 
 if TYPE_CHECKING:
     from typing_extensions import Self

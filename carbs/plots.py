@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from carbs.spaces import CategoricalSpace, LogitSpace, LogSpace
+from tays.plots import light_log_axes
 
 if TYPE_CHECKING:
     from carbs.optimizer import CARBS
@@ -20,8 +21,6 @@ __all__ = ["plot_convergence", "plot_params_vs_cost", "plot_pareto_front"]
 
 
 def _save(fig, path: str | os.PathLike) -> str:
-    from scaling.plots import light_log_axes
-
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     for ax in fig.axes:  # plain-text log labels: mathtext was ~40% of a sweep's plotting time
         light_log_axes(ax)

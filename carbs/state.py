@@ -17,24 +17,22 @@ Layout (schema version 1)::
      "rng": {"numpy": bit generator state, "torch": [bytes]},
      "hyperparameters": {GP raw hyperparameters}}
 
-Non-finite floats are written as ``null`` (standard JSON) and read back as NaN.
+Non-finite floats are written as ``null`` (standard JSON, :func:`tays.jsonable`) and read back
+as NaN; the file is replaced atomically (:func:`tays.atomic_write_text`).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import logging
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from carbs.config import Observation
+from tays import atomic_write_text, jsonable, utc_now  # re-exported for the sweep layer
 
 logger = logging.getLogger("carbs")
 
@@ -58,51 +56,6 @@ REQUIRED_KEYS = ("config", "params", "observations", "outstanding", "rng")
 
 class StateFileError(ValueError):
     """A state file (or dict) that cannot be loaded; the message names the file and the field."""
-
-
-def jsonable(x: Any) -> Any:
-    """Recursively turn numpy scalars/arrays into Python values and non-finite floats into None."""
-    if isinstance(x, Mapping):
-        return {str(k): jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [jsonable(v) for v in x]
-    if isinstance(x, np.ndarray):
-        return jsonable(x.tolist())
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
-
-
-def utc_now() -> str:
-    """The current UTC time, ISO-8601 with seconds (the journal's and records' timestamps)."""
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` atomically: a temporary file in the same folder, fsync, then
-    ``os.replace``, so a reader (or a crash) never sees a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; use the usual mode
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_state_file(path: str | os.PathLike, state: dict[str, Any]) -> None:

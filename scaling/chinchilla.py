@@ -25,7 +25,6 @@ import pandas as pd
 
 from scaling import parametric
 from scaling.bootstrap import interval_percentiles
-from scaling.frontier import pareto_indices
 from scaling.io import ok_rows, require_columns
 from scaling.powerlaw import (
     FitError,
@@ -34,6 +33,7 @@ from scaling.powerlaw import (
     extrapolation_decades,
     fit_power_law,
 )
+from tays import pareto_indices
 
 logger = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 Rows with ``status != 'ok'`` (when a status column exists) and non-finite outputs / costs are
 dropped; resampled configurations (identical ``param.*`` values) are averaged into one group;
 the front is the set of groups, sorted by cost, that beat every cheaper group's output
-(:func:`pareto_indices`, the 2-D front of any cost / value arrays).
+(:func:`tays.pareto_indices`, the 2-D front of any cost / value arrays, re-exported here).
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ import numpy as np
 import pandas as pd
 
 from scaling.io import ok_rows, require_columns
+from tays import pareto_indices
+
+__all__ = ["group_table_resamples", "pareto_front", "pareto_indices"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,23 +89,6 @@ def _aggregate(df: pd.DataFrame, ids: np.ndarray, params: list[str]) -> pd.DataF
             out = pd.concat([out.drop(columns=mean_cols),
                              pd.DataFrame(means, columns=mean_cols)], axis=1)[list(df.columns)]
     return pd.concat([out, pd.DataFrame({"n_samples": counts})], axis=1)
-
-
-def pareto_indices(cost, value) -> np.ndarray:
-    """Positions of the 2-D Pareto front of the points ``(cost[i], value[i])`` (lower is better
-    in both), cheapest first: in order of cost (equal costs: lower value first), a point is on
-    the front when its value is below every cheaper point's. NaN values never are."""
-    cost = np.asarray(cost, dtype=float)
-    value = np.asarray(value, dtype=float)
-    if cost.shape != value.shape or cost.ndim != 1:
-        raise ValueError(f"pareto_indices: cost and value must be 1-D of one length, got "
-                         f"{cost.shape} and {value.shape}")
-    if not len(cost):
-        return np.zeros(0, dtype=np.int64)
-    order = np.lexsort((value, cost))
-    v = value[order]
-    best_before = np.fmin.accumulate(np.concatenate(([np.inf], v[:-1])))
-    return order[v < best_before].astype(np.int64)
 
 
 def group_table_resamples(df: pd.DataFrame,

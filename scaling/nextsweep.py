@@ -2,7 +2,7 @@
 
 The file selects the CARBS sweeper and sets ``hydra.sweeper.search_space`` in the sweeper's
 format (``{space, center, min, max, scale, integer, rounding_factor, choices}``, see
-``carbs/sweep/settings.py``):
+``tays.searchspace``):
 
 * ``center``: the recommended value (of the smallest budget: CARBS walks up the front from its
   centre, and ``max_suggestion_cost`` caps it at the largest budget);
@@ -28,34 +28,34 @@ from typing import Any
 
 import numpy as np
 
-from scaling.searchspace import ParamSpec
+from tays import CategoricalSpace, LinearSpace, LogSpace, Param, Space, atomic_write_text
 
 #: CARBS's default ``initial_search_radius`` (basic-space units).
 CARBS_RADIUS = 0.3
 _INTEGER_MARGIN = 1.05
 
 
-def _half_width(spec: ParamSpec, lo: float, hi: float) -> float:
+def _half_width(space: Space, lo: float, hi: float) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
-        a, b = float(spec.forward(lo)), float(spec.forward(hi))
+        a, b = float(space.forward(lo)), float(space.forward(hi))
     if not (math.isfinite(a) and math.isfinite(b)):
         return math.nan
     return abs(b - a) / 2.0
 
 
-def _scale(spec: ParamSpec, center: float, lo: float, hi: float) -> float:
-    base = spec.scale if spec.scale else 1.0
-    if spec.kind == "linear" and not spec.scale:
-        span = (spec.max - spec.min) if spec.min is not None and spec.max is not None else \
-            abs(center) or 1.0
+def _scale(space: Space, center: float, lo: float, hi: float) -> float:
+    base = space.scale if space.scale else 1.0
+    if space.kind == "linear" and not space.scale:
+        bounded = space.min is not None and space.max is not None
+        span = (space.max - space.min) if bounded else abs(center) or 1.0
         base = span / 5.0  # a linear space without a scale: its range over 5 basic units
-    hw = _half_width(spec, lo, hi)
+    hw = _half_width(space, lo, hi)
     scale = hw / CARBS_RADIUS if math.isfinite(hw) and hw > 0 else base
     scale = min(max(scale, 0.25 * base), 4.0 * base)
-    if spec.integer:  # the nearest integer neighbour must lie within one radius
-        r = float(spec.rounding_factor)
-        gaps = [abs(float(spec.forward(center + d)) - float(spec.forward(center)))
-                for d in (-r, r) if center + d > 0 or spec.kind != "log"]
+    if space.is_integer:  # the nearest integer neighbour must lie within one radius
+        r = float(space.rounding_factor)
+        gaps = [abs(float(space.forward(center + d)) - float(space.forward(center)))
+                for d in (-r, r) if center + d > 0 or space.kind != "log"]
         gap = min(gaps) if gaps else 0.0
         scale = max(scale, gap / CARBS_RADIUS * _INTEGER_MARGIN)
     return float(f"{scale:.4g}")
@@ -69,29 +69,29 @@ def _sig(x: float, up: bool) -> float:
     return float(f"{(math.ceil(x / q) if up else math.floor(x / q)) * q:.6g}")
 
 
-def _bound(spec: ParamSpec, values: list[float], which: str) -> float | int | None:
+def _bound(space: Space, values: list[float], which: str) -> float | int | None:
     """The small sweep's bound, widened (outward) to hold ``values``."""
-    old = spec.min if which == "min" else spec.max
+    old = space.min if which == "min" else space.max
     if old is None:
         return None
     finite = [v for v in values if v is not None and math.isfinite(v)]
-    if spec.kind == "log":
+    if space.kind == "log":
         finite = [v for v in finite if v > 0]
-    if spec.kind == "logit":
+    if space.kind == "logit":
         finite = [v for v in finite if 0 < v < 1]
     new = min([old, *finite]) if which == "min" else max([old, *finite])
     if new == old:  # the small sweep's bound already holds the recommendation: keep it
-        return int(old) if spec.integer and float(old).is_integer() else float(old)
-    if spec.integer:
-        r = float(spec.rounding_factor)
+        return int(old) if space.is_integer and float(old).is_integer() else float(old)
+    if space.is_integer:
+        r = float(space.rounding_factor)
         new = (math.floor(new / r) if which == "min" else math.ceil(new / r)) * r
-        if spec.kind == "log" and new <= 0:
+        if space.kind == "log" and new <= 0:
             new = r
         return int(new)
     return _sig(new, up=which == "max")
 
 
-def search_space_entry(spec: ParamSpec, value: Any, interval: list[float] | None,
+def search_space_entry(spec: Param, value: Any, interval: list[float] | None,
                        grows: bool = False) -> dict:
     """One ``hydra.sweeper.search_space`` entry centred on ``value``.
 
@@ -99,28 +99,30 @@ def search_space_entry(spec: ParamSpec, value: Any, interval: list[float] | None
     ``grows`` with the budget (size, tokens, cost) also to hold its interval, cut to one basic
     unit (a decade in log space) either side of the value.
     """
-    if spec.is_categorical:
-        return {"space": "categorical", "choices": list(spec.choices), "center": value}
+    space = spec.space
+    if isinstance(space, CategoricalSpace):
+        return {"space": "categorical", "choices": list(space.choices), "center": value}
     v = float(value)
     lo, hi = (interval or [v, v])[:2]
     lo = v if lo is None or not math.isfinite(lo) else min(float(lo), v)
     hi = v if hi is None or not math.isfinite(hi) else max(float(hi), v)
-    entry: dict[str, Any] = {"space": spec.kind,
-                             "center": round(v) if spec.integer else float(f"{v:.6g}")}
+    entry: dict[str, Any] = {"space": space.kind,
+                             "center": round(v) if space.is_integer else float(f"{v:.6g}")}
     reach = [v]
     if grows:
-        tv = float(spec.forward(v))
-        reach += [max(lo, float(spec.inverse(tv - 1.0))), min(hi, float(spec.inverse(tv + 1.0)))]
-    lo_b, hi_b = _bound(spec, reach, "min"), _bound(spec, reach, "max")
+        tv = float(space.forward(v))
+        reach += [max(lo, float(space.inverse(tv - 1.0))),
+                  min(hi, float(space.inverse(tv + 1.0)))]
+    lo_b, hi_b = _bound(space, reach, "min"), _bound(space, reach, "max")
     if lo_b is not None:
         entry["min"] = lo_b
     if hi_b is not None:
         entry["max"] = hi_b
-    entry["scale"] = _scale(spec, v, lo, hi)
-    if spec.integer:
+    entry["scale"] = _scale(space, v, lo, hi)
+    if space.is_integer:
         entry["integer"] = True
-        if spec.rounding_factor != 1:
-            entry["rounding_factor"] = spec.rounding_factor
+        if space.rounding_factor != 1:
+            entry["rounding_factor"] = space.rounding_factor
     return entry
 
 
@@ -139,8 +141,8 @@ def next_sweep_yaml(rec, budget_index: int = 0, max_trials: int = 32,
         if spec is None:  # no search space: infer one from the value (documented as such)
             if isinstance(v, (bool, str)):
                 continue
-            spec = ParamSpec(n, "log" if float(v) > 0 else "linear",
-                             integer=isinstance(v, int))
+            space_type = LogSpace if float(v) > 0 else LinearSpace
+            spec = Param(n, space_type(is_integer=isinstance(v, int)), v)
         grows = item.roles.get(n) in ("size", "tokens", "cost")
         space[n] = search_space_entry(spec, v, item.intervals.get(n), grows)
     top = max(r.budget for r in rec.recommendations)
@@ -193,8 +195,7 @@ def write_next_sweep(rec, path: str | Path, budget_index: int = 0, max_trials: i
     if path.suffix.lower() not in (".yaml", ".yml"):
         raise ValueError(f"--next-sweep {path}: give a .yaml path, e.g. conf/sweep/"
                          f"{rec.sweep.get('sweep') or 'my_sweep'}_next.yaml")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(next_sweep_yaml(rec, budget_index, max_trials, name=path.stem))
+    atomic_write_text(path, next_sweep_yaml(rec, budget_index, max_trials, name=path.stem))
     module = None
     if rec.command_prefix and rec.command_prefix.startswith("python -m "):
         module = rec.command_prefix.split()[2]

@@ -7,61 +7,20 @@ Agg canvas), so importing or using this module never changes the user's pyplot b
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import LogFormatterSciNotation, LogLocator, NullLocator
 
 from scaling.chinchilla import Approach3Fit, ExponentFit
 from scaling.powerlaw import PowerLawFit
 from scaling.saturating import SaturatingFit
+from tays.plots import light_log_axes
 
 
 def _grid(cmin: float, cmax: float, extend: float = 1.0) -> np.ndarray:
     return np.logspace(np.log10(cmin), np.log10(cmax) + extend, 200)
-
-
-_SUPERSCRIPT = str.maketrans("-0123456789", "\u207b\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076"
-                             "\u2077\u2078\u2079")
-
-
-class _PlainLogFormatter(LogFormatterSciNotation):
-    """Matplotlib's log-axis labels (same choice of ticks) as plain text, ``2×10³``: mathtext
-    parsing of every label was most of a plot's drawing time."""
-
-    def __call__(self, x, pos=None):
-        label = super().__call__(x, pos)
-        match = re.fullmatch(r"\$\\mathdefault\{(.*)\}\$", label)
-        if match is None:
-            return label
-        body = match.group(1).replace("\\times", "\u00d7")
-        return re.sub(r"\^\{(-?\d+)\}", lambda m: m.group(1).translate(_SUPERSCRIPT), body)
-
-
-def light_log_axes(ax) -> None:
-    """Plain-text log labels on ``ax``'s log axes (also the sweep plots' in ``carbs.plots``),
-    every major tick labelled and no minor ticks (bare marks, costly to draw): major ticks at
-    the decades beyond two decades, at 1, 2 and 5 times them from one to two decades, and at 1,
-    2, 3 and 5 times them from a factor 2 to one decade. Narrower axes keep matplotlib's ticks."""
-    for axis, limits in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
-        if axis.get_scale() != "log":
-            continue
-        lo, hi = sorted(limits)
-        span = hi / lo if lo > 0 else np.inf
-        every = _PlainLogFormatter(10.0, labelOnlyBase=False, minor_thresholds=(np.inf, np.inf))
-        if span < 2.0:
-            axis.set_major_formatter(every)
-            axis.set_minor_formatter(_PlainLogFormatter(10.0, labelOnlyBase=False))
-            continue
-        if span <= 10.0:
-            axis.set_major_locator(LogLocator(10.0, subs=(1.0, 2.0, 3.0, 5.0)))
-        elif span <= 100.0:
-            axis.set_major_locator(LogLocator(10.0, subs=(1.0, 2.0, 5.0)))
-        axis.set_major_formatter(every)
-        axis.set_minor_locator(NullLocator())
 
 
 def _save(fig, path: Path) -> Path:

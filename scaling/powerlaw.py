@@ -16,12 +16,16 @@ import logging
 import math
 import warnings
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from scaling.basic_space import SPACES, BasicSpace, from_basic, to_basic
 from scaling.bootstrap import bootstrap_counts, interval_percentiles
+from tays.spaces import NUMERIC_KINDS as SPACES
+from tays.spaces import forward, inverse
+
+BasicSpace = Literal["log", "linear", "logit"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,10 +104,10 @@ class PowerLawFit:
         cost = _check_costs(np.atleast_1d(cost), "cost")
         level = self.level if level is None else level
         x = np.log10(cost)
-        value = from_basic(self.space, self.intercept + self.slope * x)
+        value = inverse(self.space, self.intercept + self.slope * x)
         if len(self.samples):
             t = self.samples[:, :1] + self.samples[:, 1:2] * x[None, :]
-            lo, hi = np.percentile(from_basic(self.space, t), interval_percentiles(level), axis=0)
+            lo, hi = np.percentile(inverse(self.space, t), interval_percentiles(level), axis=0)
         else:
             lo = hi = np.full_like(value, np.nan)
         dec = extrapolation_decades(cost, self.cost_min, self.cost_max)
@@ -239,7 +243,7 @@ def _fit_space(cost: np.ndarray, space: str, items: list[tuple[str, np.ndarray]]
     """The laws of the columns ``items`` (name, values) in one basic space, all at once."""
     x = np.log10(cost)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        t = np.column_stack([to_basic(space, v) for _, v in items])
+        t = np.column_stack([forward(space, v) for _, v in items])
     icpt, slope, rstd, r2, samples = _line_fits(x, t, n_bootstrap, seed)
     bounds = None
     if n_bootstrap > 0 and samples.shape[0]:

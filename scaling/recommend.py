@@ -55,21 +55,14 @@ from scaling._recommend import (
     Builder,
     RecommendError,
     format_table,
-    jsonable,
 )
 from scaling.diagnostics import Diagnostic
 from scaling.frontier import pareto_front
 from scaling.io import load_table, ok_rows, require_columns
 from scaling.powerlaw import PowerLawFit, extrapolation_decades
 from scaling.saturating import SaturatingFit, fit_frontier_law
-from scaling.searchspace import (
-    ParamSpec,
-    format_override,
-    hydra_job,
-    load_space_file,
-    parse_space,
-    read_journal_meta,
-)
+from scaling.searchspace import hydra_job, load_space_file, parse_space, read_journal_meta
+from tays import Param, atomic_write_text, format_override, jsonable, param_to_spec
 
 logger = logging.getLogger("scaling.recommend")
 
@@ -102,7 +95,7 @@ class Recommendation:
     recommendations: list[BudgetRecommendation]
     diagnostics: list[Diagnostic] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    space: dict[str, ParamSpec] | None = None
+    space: dict[str, Param] | None = None
     n_front: int = 0
     front_costs: tuple[float, float] = (math.nan, math.nan)
     sweep: dict = field(default_factory=dict)
@@ -124,7 +117,7 @@ class Recommendation:
             "front": {"n_points": self.n_front, "cost_min": self.front_costs[0],
                       "cost_max": self.front_costs[1]},
             "search_space": None if self.space is None else {
-                n: _spec_dict(s) for n, s in self.space.items()},
+                n: param_to_spec(p) for n, p in self.space.items()},
             "models": self.models,
             "diagnostics": [d.to_dict() for d in self.diagnostics], "notes": self.notes})
 
@@ -135,7 +128,7 @@ class Recommendation:
             raise RecommendError(f"--out {out} is a file; give a directory")
         out.mkdir(parents=True, exist_ok=True)
         path = out / "recommendation.json"
-        path.write_text(json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
         return path
 
     def format_table(self) -> str:
@@ -148,18 +141,6 @@ class Recommendation:
         from scaling.nextsweep import next_sweep_yaml
 
         return next_sweep_yaml(self, **kwargs)
-
-
-def _spec_dict(s: ParamSpec) -> dict:
-    d = {"space": s.kind}
-    if s.is_categorical:
-        d["choices"] = list(s.choices)
-    else:
-        d.update(min=s.min, max=s.max, scale=s.scale, integer=s.integer,
-                 rounding_factor=s.rounding_factor)
-    if s.center is not None:
-        d["center"] = s.center
-    return d
 
 
 # --- inputs -------------------------------------------------------------------------------
@@ -182,7 +163,7 @@ def _parse_budgets(budgets, cost_max: float) -> list[float]:
     return out
 
 
-def _resolve_space(table, space, meta) -> tuple[dict[str, ParamSpec] | None, str]:
+def _resolve_space(table, space, meta) -> tuple[dict[str, Param] | None, str]:
     """The search space and where it came from; a sweep directory / journal must have one."""
     if space is not None:
         if isinstance(space, (str, Path)):
@@ -368,7 +349,7 @@ def _budget_items(rec: Builder, ffit: SaturatingFit | PowerLawFit, budgets: list
         pred = ffit.predict(budgets, warn_decades=np.inf)
     for i, b in enumerate(budgets):
         item = rec.at_budget(b)
-        overrides = " ".join(format_override(n, v) for n, v in item.params.items())
+        overrides = " ".join(format_override(n, v, digits=6) for n, v in item.params.items())
         item.command = f"{prefix} {overrides}" if prefix else overrides
         item.predicted_output = float(pred["value"].iloc[i])
         item.predicted_interval = [float(pred["low"].iloc[i]), float(pred["high"].iloc[i])]

@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq, nnls
 
-from scaling.searchspace import ParamSpec
+from scaling.searchspace import grid_neighbours, round_value
+from tays import Param
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ def fit_count_model(values: Mapping[str, np.ndarray], target: np.ndarray, target
 
 
 def solve_for(model: CountModel, target: float, start: Mapping[str, float],
-              direction: Mapping[str, float], specs: Mapping[str, ParamSpec],
+              direction: Mapping[str, float], specs: Mapping[str, Param],
               lower: bool = True, upper: bool = False
               ) -> tuple[dict[str, float], float, dict[str, float]]:
     """Values of ``model.names`` that make the model equal ``target``.
@@ -162,10 +163,10 @@ def solve_for(model: CountModel, target: float, start: Mapping[str, float],
     model value differs from ``target`` beyond rounding only when every parameter got pinned.
     """
     names = model.names
-    lo = {n: specs[n].min if lower and n in specs and specs[n].min is not None else -math.inf
-          for n in names}
-    hi = {n: specs[n].max if upper and n in specs and specs[n].max is not None else math.inf
-          for n in names}
+    lo = {n: specs[n].space.min if lower and n in specs and specs[n].space.min is not None
+          else -math.inf for n in names}
+    hi = {n: specs[n].space.max if upper and n in specs and specs[n].space.max is not None
+          else math.inf for n in names}
     cont = _continuous_solution(model, target, {n: float(start[n]) for n in names}, direction,
                                 lo, hi)
     best = _closest_on_grid(model, target, cont, specs, lo, hi)
@@ -220,16 +221,16 @@ def _continuous_solution(model: CountModel, target: float, base: dict[str, float
 
 
 def _closest_on_grid(model: CountModel, target: float, cont: dict[str, float],
-                     specs: Mapping[str, ParamSpec], lo: dict[str, float],
+                     specs: Mapping[str, Param], lo: dict[str, float],
                      hi: dict[str, float]) -> dict[str, float]:
     """Among the integer-grid neighbours of ``cont`` inside the bounds, the combination whose
     model value is closest to ``target`` (in log)."""
     names = model.names
     choices = []
     for n in names:
-        opts = specs[n].grid_neighbours(cont[n]) if n in specs else [cont[n]]
+        opts = grid_neighbours(specs[n], cont[n]) if n in specs else [cont[n]]
         inside = [v for v in opts if lo[n] <= v <= hi[n]]
-        choices.append(inside or [specs[n].round(min(max(cont[n], lo[n]), hi[n]))
+        choices.append(inside or [round_value(specs[n], min(max(cont[n], lo[n]), hi[n]))
                                   if n in specs else cont[n]])
     best, best_err = None, math.inf
     for combo in itertools.product(*choices):

@@ -38,7 +38,9 @@ from typing import Any, Dict, Optional  # noqa: UP035  (OmegaConf needs typing g
 
 from hydra.errors import CompactHydraException
 
-from carbs.spaces import CategoricalSpace, LinearSpace, LogitSpace, LogSpace, Param
+from carbs.spaces import CategoricalSpace, Param
+from tays import SearchSpaceError, format_override
+from tays import param_from_spec as _param_from_spec
 
 __all__ = [
     "CARBSSweeperConf",
@@ -50,10 +52,7 @@ __all__ = [
     "params_from_search_space",
 ]
 
-_SPACES = {"linear": LinearSpace, "log": LogSpace, "logit": LogitSpace}
-_SPEC_FIELDS = ("space", "center", "min", "max", "scale", "integer", "rounding_factor", "choices",
-                "mutation_probability")
-_ALIASES = {"search_center": "center", "is_integer": "integer"}
+_SEARCH_SPACE = "hydra.sweeper.search_space"
 _DIRECTIONS = {"minimize": -1, "minimise": -1, "min": -1, "maximize": 1, "maximise": 1, "max": 1}
 _ON_INTERRUPTED = ("retry", "fail")
 
@@ -116,75 +115,23 @@ def direction_sign(direction: Any) -> int:
 
 
 def param_from_spec(path: str, spec: Any) -> Param:
-    """One search-space entry as a :class:`carbs.Param`; errors name the field and the fix."""
-    where = f"hydra.sweeper.search_space.{path}"
+    """One search-space entry as a :class:`carbs.Param` (:func:`tays.param_from_spec`); errors
+    name ``hydra.sweeper.search_space.<path>``, the field and the fix."""
     if not isinstance(path, str) or not path or path.startswith(("hydra.", "+", "~")):
-        raise SweepConfigError(f"{where}: the key must be a config path such as train.lr "
-                               "(not a hydra.* setting or an override prefix)")
-    if not isinstance(spec, Mapping):
-        raise SweepConfigError(f"{where}: must be a mapping such as "
-                               "{space: log, center: 1e-3, min: 1e-5, max: 1e-1}, got "
-                               f"{spec!r}")
-    spec = {_ALIASES.get(k, k): v for k, v in spec.items()}
-    unknown = sorted(set(spec) - set(_SPEC_FIELDS))
-    if unknown:
-        raise SweepConfigError(f"{where}: unknown field(s) {unknown}; known fields: "
-                               f"{list(_SPEC_FIELDS)}")
-    kind = spec.get("space", "categorical" if "choices" in spec else None)
-    if kind is None:
-        raise SweepConfigError(f"{where}.space: missing; use one of "
-                               f"{[*_SPACES, 'categorical']}")
+        raise SweepConfigError(f"{_SEARCH_SPACE}.{path}: the key must be a config path such as "
+                               "train.lr (not a hydra.* setting or an override prefix)")
     try:
-        if kind == "categorical":
-            extra = sorted(k for k in spec if k in ("min", "max", "scale", "integer",
-                                                    "rounding_factor"))
-            if extra:
-                raise ValueError(f"fields {extra} do not apply to a categorical space")
-            choices = spec.get("choices")
-            if not isinstance(choices, Sequence) or isinstance(choices, str):
-                raise ValueError("choices must be a list of values, e.g. [gelu, relu]")
-            space = CategoricalSpace(list(choices),
-                                     float(spec.get("mutation_probability", 0.2)))
-            return Param(path, space, spec.get("center", space.choices[0]))
-        if kind not in _SPACES:
-            raise SweepConfigError(f"{where}.space={kind!r} is not a space type; use one of "
-                                   f"{[*_SPACES, 'categorical']}")
-        if "choices" in spec or "mutation_probability" in spec:
-            raise ValueError(f"choices/mutation_probability need space: categorical, not {kind}")
-        if "center" not in spec:
-            raise SweepConfigError(f"{where}.center: missing; give a good first guess inside "
-                                   "[min, max]")
-        integer = spec.get("integer", False)
-        if not isinstance(integer, bool):
-            raise ValueError(f"integer must be true or false, got {integer!r}")  # noqa: TRY004
-        space = _SPACES[kind](min=_number(spec.get("min"), "min"),
-                              max=_number(spec.get("max"), "max"),
-                              scale=_number(spec.get("scale"), "scale"), is_integer=integer,
-                              rounding_factor=spec.get("rounding_factor", 1))
-        return Param(path, space, _number(spec["center"], "center"))
-    except SweepConfigError:
-        raise
-    except (TypeError, ValueError) as e:
-        raise SweepConfigError(f"{where}: {e}") from None
-
-
-def _number(v: Any, name: str) -> float | None:
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        try:  # YAML reads 1e-3 (no dot) as a string
-            return float(v)
-        except (TypeError, ValueError):
-            raise ValueError(f"{name} must be a number, got {v!r}") from None
-    return float(v)
+        return _param_from_spec(path, spec, prefix=_SEARCH_SPACE)
+    except SearchSpaceError as e:
+        raise SweepConfigError(str(e)) from None
 
 
 def params_from_search_space(search_space: Mapping[str, Any]) -> list[Param]:
     """The search space (config path -> spec) as CARBS parameters, in the given order."""
     if not isinstance(search_space, Mapping) or not search_space:
-        raise SweepConfigError("hydra.sweeper.search_space is empty: name at least one config "
-                               "path to tune, e.g. train.lr: {space: log, center: 1e-3, min: "
-                               "1e-5, max: 1e-1}")
+        raise SweepConfigError(f"{_SEARCH_SPACE} is empty: name at least one config path to "
+                               "tune, e.g. train.lr: {space: log, center: 1e-3, min: 1e-5, max: "
+                               "1e-1}")
     return [param_from_spec(path, spec) for path, spec in search_space.items()]
 
 
@@ -343,20 +290,3 @@ def check_param_paths(config: Any, params: Sequence[Param]) -> None:
                 and not isinstance(p.space, CategoricalSpace) and not integer):
             raise SweepConfigError(f"{where}: '{p.name}' is an integer in the config ({value}); "
                                    "add integer: true to its search space")
-
-
-def format_override(path: str, value: Any) -> str:
-    """A Hydra command-line override ``path=value`` that parses back to ``value`` exactly."""
-    if isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, int):
-        text = str(value)
-    elif isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"{path}: cannot pass a non-finite value {value!r} as an override")
-        text = repr(value)
-    elif isinstance(value, str):
-        text = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-    else:
-        raise TypeError(f"{path}: cannot format {value!r} ({type(value).__name__}) as an override")
-    return f"{path}={text}"

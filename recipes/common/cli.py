@@ -4,9 +4,10 @@ task function."""
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from typing import Any
+
+from tays import jsonable
 
 __all__ = ["exit_if_failed", "is_single_run", "print_result"]
 
@@ -30,11 +31,7 @@ def exit_if_failed(result: Mapping[str, Any]) -> None:
         raise SystemExit(f"error: {result.get('error')}")
 
 
-def _jsonable(value: Any) -> Any:
-    return None if isinstance(value, float) and not math.isfinite(value) else value
-
-
 def print_result(result: Mapping[str, Any]) -> None:
     """Print ``result`` as one line of standard JSON: a NaN or infinite number (e.g. the
     ``output`` of a failed trial, ``metric.mfu`` on a CPU) is written as ``null``."""
-    print(json.dumps({k: _jsonable(v) for k, v in result.items()}), flush=True)
+    print(json.dumps(jsonable(dict(result))), flush=True)

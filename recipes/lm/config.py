@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, is_dataclass
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
-from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
+from omegaconf.errors import OmegaConfBaseException
+
+from recipes.common.config import config_error
 
 __all__ = ["DataConfig", "LMConfig", "LoggerConfig", "ModelConfig", "TrainConfig", "to_lm_config"]
 
@@ -324,14 +326,6 @@ ConfigStore.instance().store(name="base_lm", node=LMConfig)
 _SECTIONS = ("model", "data", "train", "logger")
 
 
-def _config_error(err: OmegaConfBaseException) -> ValueError:
-    """OmegaConf's key/type error as a ValueError that starts with the field's path."""
-    if isinstance(err, ConfigKeyError) and is_dataclass(err.object_type):
-        valid = sorted(f.name for f in fields(err.object_type))
-        return ValueError(f"{err.full_key}: unknown field; valid fields: {valid}")
-    return ValueError(f"{err.full_key or 'config'}: {str(err).splitlines()[0]}")
-
-
 def to_lm_config(cfg: Any) -> LMConfig:
     """Build an :class:`LMConfig` from an ``LMConfig``, a Hydra ``DictConfig`` or a plain dict.
 
@@ -354,4 +348,4 @@ def to_lm_config(cfg: Any) -> LMConfig:
                                 f"{type(value).__name__}")
         return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(LMConfig), sections))
     except OmegaConfBaseException as err:
-        raise _config_error(err) from None
+        raise config_error(err) from None

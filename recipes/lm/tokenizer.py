@@ -11,7 +11,7 @@ from pathlib import Path
 
 import sentencepiece as spm
 
-from recipes.common.files import atomic_path
+from tays import atomic_path
 
 __all__ = ["Tokenizer", "default_cache_dir", "load_or_train_tokenizer", "train_tokenizer"]
 

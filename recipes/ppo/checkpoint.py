@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from recipes.common.files import atomic_path
 from recipes.ppo.config import PPOConfig
+from tays import atomic_path
 
 __all__ = ["SCHEMA_VERSION", "check_resumable", "checkpoint_files", "load_checkpoint",
            "save_checkpoint"]

@@ -17,8 +17,9 @@ from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import OmegaConf
-from omegaconf.errors import ConfigKeyError, OmegaConfBaseException
+from omegaconf.errors import OmegaConfBaseException
 
+from recipes.common.config import config_error
 from recipes.ppo.envs import DISTRIBUTION_MODES, PROCGEN_GAMES
 
 __all__ = ["EnvConfig", "PPOConfig"]
@@ -202,20 +203,11 @@ class PPOConfig:
         try:
             return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls), data))
         except OmegaConfBaseException as err:
-            raise _config_error(err) from None
+            raise config_error(err) from None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (JSON-serialisable)."""
         return dataclasses.asdict(self)
-
-
-def _config_error(err: OmegaConfBaseException) -> ValueError:
-    """OmegaConf's key/type error as a ValueError that names the field and the fix."""
-    if isinstance(err, ConfigKeyError) and dataclasses.is_dataclass(err.object_type):
-        prefix = "env." if err.object_type is EnvConfig else ""
-        known = sorted(prefix + f.name for f in dataclasses.fields(err.object_type))
-        return ValueError(f"unknown config field {err.full_key}; known fields: {', '.join(known)}")
-    return ValueError(f"{err.full_key}={err.value!r} is invalid: {str(err).splitlines()[0]}")
 
 
 def _register_schemas() -> None:

@@ -2,7 +2,7 @@
 concern a module:
 
 * :mod:`~scaling._recommend.result`: what a recommendation holds, the error for input that
-  cannot support one, and the JSON rule of ``recommendation.json``;
+  cannot support one;
 * :mod:`~scaling._recommend.laws`: each numeric hyperparameter's power law along the front;
 * :mod:`~scaling._recommend.allocation`: the allocations of N (the front's law, Chinchilla's
   Approaches 1-3) and the one the size follows;
@@ -13,7 +13,7 @@ concern a module:
 """
 
 from scaling._recommend.builder import Builder
-from scaling._recommend.result import BudgetRecommendation, RecommendError, jsonable
+from scaling._recommend.result import BudgetRecommendation, RecommendError
 from scaling._recommend.table import format_table
 
-__all__ = ["BudgetRecommendation", "Builder", "RecommendError", "format_table", "jsonable"]
+__all__ = ["BudgetRecommendation", "Builder", "RecommendError", "format_table"]

@@ -14,7 +14,8 @@ from scaling._recommend.laws import ParamLaws, fit_param_laws
 from scaling._recommend.optima import SurfaceOptima, fit_trial_surface
 from scaling._recommend.result import BudgetRecommendation
 from scaling.diagnostics import Diagnostic
-from scaling.searchspace import ParamSpec
+from scaling.searchspace import match_choice, python_value, round_value
+from tays import Param
 
 __all__ = ["Builder"]
 
@@ -25,7 +26,7 @@ class Builder:
     ``diags`` collect what the stages have to say."""
 
     def __init__(self, df: pd.DataFrame, ok: pd.DataFrame, front: pd.DataFrame,
-                 specs: dict[str, ParamSpec] | None, cost_column: str, fixed: dict[str, Any],
+                 specs: dict[str, Param] | None, cost_column: str, fixed: dict[str, Any],
                  n_bootstrap: int, level: float, seed: int, clamp: str, notes: list[str],
                  diags: list[Diagnostic], how: str = "surface") -> None:
         self.df, self.ok, self.front, self.specs = df, ok, front, specs
@@ -109,7 +110,7 @@ class Builder:
         value rounded (and clamped, by ``clamp``) to the search space, with its interval."""
         laws, spec = self.laws, self.laws.specs.get(n)
         if n in laws.fixed_values:
-            item.params[n] = spec.python_value(laws.fixed_values[n]) if spec else \
+            item.params[n] = python_value(spec, laws.fixed_values[n]) if spec else \
                 laws.fixed_values[n]
             item.roles[n] = "fixed"
             return
@@ -118,26 +119,26 @@ class Builder:
             return
         if n in laws.categorical:
             choice, support = self._categorical(n)
-            item.params[n] = spec.match_choice(choice) if spec else choice
+            item.params[n] = match_choice(spec.space, choice) if spec else choice
             item.categorical_support[n] = support
             item.roles[n] = "categorical"
             return
         v = values[n]
         if spec is not None:
-            v = spec.round(v)
+            v = round_value(spec, v)
             clamp = self.clamp == "all" or (self.clamp == "auto" and n not in driven)
-            if not spec.contains(v):
+            if not spec.space.contains(v):
                 if clamp:
                     item.clamped[n] = values[n]
-                    v = spec.clamp(v)
+                    v = spec.space.clamp(v)
                     self.diags.append(Diagnostic(
                         "clamped", f"budget {item.budget:.3g}",
                         f"{n}: its law gives {values[n]:.4g}, outside the sweep's bounds "
-                        f"[{spec.min}, {spec.max}]; clamped to {v:.4g} (widen the bounds "
+                        f"[{spec.space.min}, {spec.space.max}]; clamped to {v:.4g} (widen the bounds "
                         f"and sweep there, or pass clamp='none' / --clamp none)"))
                 else:
-                    item.outside_search_space[n] = [spec.min, spec.max]
-            item.params[n] = spec.python_value(v)
+                    item.outside_search_space[n] = [spec.space.min, spec.space.max]
+            item.params[n] = python_value(spec, v)
         else:
             item.params[n] = float(v)
         lo, hi = intervals[n]

@@ -14,7 +14,7 @@ from scaling import diagnostics
 from scaling._recommend.result import RecommendError
 from scaling.diagnostics import Diagnostic
 from scaling.powerlaw import FitError, PowerLawFit, fit_power_laws
-from scaling.searchspace import ParamSpec
+from tays import CategoricalSpace, LinearSpace, LogSpace, Param
 
 __all__ = ["ParamLaws", "fit_param_laws"]
 
@@ -25,7 +25,7 @@ class ParamLaws:
 
     names: list[str]
     """Every hyperparameter: the search space's, else the table's ``param.*`` columns."""
-    specs: dict[str, ParamSpec]
+    specs: dict[str, Param]
     """name -> its space: the search space's, or one inferred from the table."""
     laws: dict[str, PowerLawFit] = field(default_factory=dict)
     """name -> its power law along the front (numeric, tuned parameters)."""
@@ -38,7 +38,7 @@ class ParamLaws:
 
 
 def fit_param_laws(df: pd.DataFrame, ok: pd.DataFrame, front: pd.DataFrame,
-                   specs: dict[str, ParamSpec] | None, cost_column: str, fixed: dict[str, Any],
+                   specs: dict[str, Param] | None, cost_column: str, fixed: dict[str, Any],
                    n_bootstrap: int, level: float, seed: int, notes: list[str],
                    diags: list[Diagnostic]) -> ParamLaws:
     """Sort the hyperparameters and fit each tuned numeric one's law along ``front``.
@@ -52,7 +52,7 @@ def fit_param_laws(df: pd.DataFrame, ok: pd.DataFrame, front: pd.DataFrame,
     values, spaces, constants = {}, {}, []
     for n in out.names:
         col, spec = front[f"param.{n}"], (specs or {}).get(n)
-        if (spec is not None and spec.is_categorical) or (spec is None and not _is_numeric(col)):
+        if (spec is not None and isinstance(spec.space, CategoricalSpace)) or (spec is None and not _is_numeric(col)):
             out.categorical.append(n)
             if n in fixed:
                 out.fixed_values[n] = fixed[n] if fixed[n] is not None else col.iloc[-1]
@@ -76,7 +76,7 @@ def fit_param_laws(df: pd.DataFrame, ok: pd.DataFrame, front: pd.DataFrame,
         values[n] = v
         if spec is None:
             spec = out.specs[n] = _infer_spec(n, ok[f"param.{n}"])
-        spaces[n] = spec.kind
+        spaces[n] = spec.space.kind
     if constants:
         raise RecommendError(_constant_message(constants, len(front)))
     if not values:
@@ -87,7 +87,7 @@ def fit_param_laws(df: pd.DataFrame, ok: pd.DataFrame, front: pd.DataFrame,
     return out
 
 
-def _param_names(df: pd.DataFrame, specs: dict[str, ParamSpec] | None, fixed: dict[str, Any],
+def _param_names(df: pd.DataFrame, specs: dict[str, Param] | None, fixed: dict[str, Any],
                  notes: list[str]) -> list[str]:
     """The search space's parameters (each must have a column), else the table's."""
     cols = [c for c in df.columns if c.startswith("param.")]
@@ -139,13 +139,14 @@ def _constant_message(constants: list[tuple[str, Any]], n_front: int) -> str:
             f"fixed={{name: value}}), or run a longer sweep that varies it.")
 
 
-def _infer_spec(name: str, column: pd.Series) -> ParamSpec:
+def _infer_spec(name: str, column: pd.Series) -> Param:
     """A space for a parameter the table gives no search space for: log when positive, else
     linear; integer (rounded to the values' greatest common divisor) when every value is whole;
-    no bounds."""
+    no bounds; centred on the median value."""
     v = pd.to_numeric(column, errors="coerce").dropna().to_numpy(dtype=float)
-    kind = "log" if len(v) and np.all(v > 0) else "linear"
+    space = LogSpace if len(v) and np.all(v > 0) else LinearSpace
+    center = float(np.median(v)) if len(v) else 1.0
     if len(v) and np.all(v == np.round(v)) and np.all(np.abs(v) < 2 ** 62):
         g = int(np.gcd.reduce(np.abs(v).astype(np.int64)))
-        return ParamSpec(name, kind, integer=True, rounding_factor=max(g, 1))
-    return ParamSpec(name, kind)
+        return Param(name, space(is_integer=True, rounding_factor=max(g, 1)), center)
+    return Param(name, space(), center)

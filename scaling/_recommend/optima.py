@@ -29,8 +29,8 @@ def fit_trial_surface(ok: pd.DataFrame, front: pd.DataFrame, laws: ParamLaws,
     names = [n for n in laws.laws if n not in models.driven]
     if not names:
         return None
-    t = {n: np.asarray(laws.specs[n].forward(pd.to_numeric(ok[f"param.{n}"], errors="coerce")),
-                       dtype=float)
+    t = {n: np.asarray(laws.specs[n].space.forward(pd.to_numeric(ok[f"param.{n}"],
+                                                                 errors="coerce")), dtype=float)
          for n in names}
     sign = 1.0 if direction == "min" else -1.0
     y = sign * ok[output_column].to_numpy(dtype=float)
@@ -102,7 +102,8 @@ class SurfaceOptima:
                               f"optimum moves ({why}); held at the optimum at the largest "
                               f"scale the sweep ran")
             with np.errstate(over="ignore"):
-                val, vlo, vhi = (float(self.laws.specs[n].inverse(v[0])) for v in (t, lo, hi))
+                space = self.laws.specs[n].space
+                val, vlo, vhi = (float(space.inverse(v[0])) for v in (t, lo, hi))
             laws_out[n]["surface"] = {"value": val, "low": vlo, "high": vhi,
                                       "curvature": sf.curvature(n), "identified": ok}
             if ok:

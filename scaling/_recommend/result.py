@@ -1,40 +1,18 @@
 """What a recommendation holds: one :class:`BudgetRecommendation` per budget, the error for input
-that cannot support one, and the JSON rule of ``recommendation.json``."""
+that cannot support one (``recommendation.json`` is standard JSON: :func:`tays.jsonable`)."""
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+from tays import jsonable
 
-__all__ = ["BudgetRecommendation", "RecommendError", "jsonable"]
+__all__ = ["BudgetRecommendation", "RecommendError"]
 
 
 class RecommendError(ValueError):
     """Input that cannot support a recommendation; the message names the cause and the fix."""
-
-
-def jsonable(x: Any) -> Any:
-    """``x`` as standard JSON values (RFC 8259, what ``recommendation.json`` holds): mappings
-    with string keys, lists, numpy numbers as Python numbers and non-finite floats as ``null``.
-
-    The rule of every JSON file the project writes (CARBS's state and journal records follow it
-    too, with ``carbs.state.jsonable``; ``scaling`` does not import the optimiser).
-    """
-    if isinstance(x, Mapping):
-        return {str(k): jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [jsonable(v) for v in x]
-    if isinstance(x, (bool, np.bool_)):
-        return bool(x)
-    if isinstance(x, (int, np.integer)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        return float(x) if math.isfinite(x) else None
-    return x
 
 
 @dataclass

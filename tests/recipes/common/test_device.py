@@ -1,29 +1,11 @@
-"""recipes.common.resolve_device: one resolver for both recipes' ``device`` values."""
+"""recipes.common.composer_device: Composer's name of a resolved device."""
 from __future__ import annotations
 
-import pytest
 import torch
 
-from recipes.common import composer_device, resolve_device
+from recipes.common import composer_device
 
 
-def test_auto_and_cpu():
-    expected = "cuda" if torch.cuda.is_available() else "cpu"
-    assert resolve_device("auto").type == expected
-    assert resolve_device("cpu") == torch.device("cpu")
+def test_composer_names_cuda_gpu():
     assert composer_device(torch.device("cpu")) == "cpu"
     assert composer_device(torch.device("cuda", 1)) == "gpu"
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error without CUDA")
-@pytest.mark.parametrize(("name", "field"), [("gpu", "train.device"), ("cuda", "device"),
-                                             ("cuda:1", "device")])
-def test_a_gpu_without_cuda_is_an_error_naming_the_field(name, field):
-    with pytest.raises(ValueError, match=f"{field}='{name}' but CUDA is not available"):
-        resolve_device(name, field)
-
-
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-def test_gpu_is_cuda():
-    assert resolve_device("gpu") == torch.device("cuda")
-    assert resolve_device("cuda:0") == torch.device("cuda:0")

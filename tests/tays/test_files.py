@@ -1,9 +1,9 @@
-"""recipes.common.atomic_path: a file is replaced whole or not at all."""
+"""tays.atomic_path / atomic_write_text: a file is replaced whole or not at all."""
 from __future__ import annotations
 
 import pytest
 
-from recipes.common import atomic_path
+from tays import atomic_path, atomic_write_text
 
 
 def test_the_file_is_replaced_when_the_block_ends(tmp_path):
@@ -25,3 +25,11 @@ def test_a_failed_write_keeps_the_old_file_and_no_temporary(tmp_path):
         raise RuntimeError("killed mid-write")
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["state.pt"]
+
+
+def test_atomic_write_text_makes_the_folder_and_replaces_the_file(tmp_path):
+    target = tmp_path / "new" / "state.json"
+    atomic_write_text(target, "one")
+    atomic_write_text(target, "two")
+    assert target.read_text() == "two"
+    assert [p.name for p in target.parent.iterdir()] == ["state.json"]
