@@ -60,7 +60,7 @@ test: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadgroup --durations=10 tests
 
 lint: $(STAMP)
-	$(PY) -m ruff check carbs scaling recipes benchmarks hydra_plugins tests
+	$(PY) -m ruff check tays carbs scaling recipes benchmarks hydra_plugins tests
 
 clean:
 	rm -rf $(VENV) demo_out .pytest_cache

@@ -14,6 +14,9 @@ Problem (its optimum is known, see scaling/data/README.md): the Huber objective
 per start (``speedup_per_start`` = baseline time per start / our time per start, our time
 being the full 4,500-start fit) and 400 bootstrap resamples. Both in one process, one thread.
 Last stdout line: one JSON object with the figures.
+
+    python -m benchmarks.chinchilla_fit            # full: 4,500 starts each way, 4,000 resamples
+    python -m benchmarks.chinchilla_fit --quick    # the baseline on a subset of starts
 """
 
 from __future__ import annotations
@@ -63,7 +66,8 @@ def baseline_fit(starts, log_n, log_d, log_loss, variant="tight"):
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.chinchilla_fit",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="baseline on 300 random grid starts (per-start comparison), "
                              "400 bootstrap resamples")

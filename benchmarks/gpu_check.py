@@ -21,9 +21,9 @@ Sections (each runs even when another fails; its error is recorded instead):
   name and the MFU of every trial (``lm_gpu.sqlite``, ``lm_gpu.csv`` in ``--out``). ``--sweep``
   and ``--sweep-config-dir`` run another sweep config instead (e.g. ``lm_chinchilla``).
 
-    python benchmarks/gpu_check.py --out runs/gpu_check          # on a GPU machine
-    python benchmarks/gpu_check.py --dry-run                     # every section, tiny, on CPU
-    python benchmarks/gpu_check.py --sections lm,suggest          # some sections
+    python -m benchmarks.gpu_check --out runs/gpu_check          # on a GPU machine
+    python -m benchmarks.gpu_check --dry-run                     # every section, tiny, on CPU
+    python -m benchmarks.gpu_check --sections lm,suggest         # some sections
 
 It installs nothing. ``--dry-run`` runs every section at tiny sizes on the CPU (so CI tests the
 script) and prints the same JSON shape. The last stdout line is one JSON object:
@@ -294,7 +294,8 @@ def section_lm_sweep(dry: bool, cuda: bool, out_dir: Path, trials: int, sweep: s
 
 # ------------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.gpu_check",
+                                 description=__doc__.split("\n\n")[0])
     ap.add_argument("--dry-run", "--quick", action="store_true", dest="dry_run",
                     help="every section at tiny sizes on the CPU (the same JSON shape); "
                          "--quick is the benchmarks' usual name for it")

@@ -12,7 +12,7 @@ GPU section (only if CUDA is available): a GPT-2-small shape (d_model 768, 12 la
 context 1024, ~124M params with a 50304 vocab), bf16 autocast, torch.compile, 50 steps through
 Composer: tokens/s and MFU (peak bf16 FLOP/s from recipes.lm.hardware).
 
-    python benchmarks/lm_throughput.py [--quick] [--threads 1]
+    python -m benchmarks.lm_throughput [--quick] [--threads 1]
 
 The last stdout line is a JSON list of result objects.
 """
@@ -203,7 +203,8 @@ def gpu_section(quick: bool) -> list[dict]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.lm_throughput",
+                                 description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="small model and few steps (< 60 s)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
     ap.add_argument("--repeats", type=int, default=None, help="alternating runs per side")

@@ -6,8 +6,8 @@ step, GAE, ``update_epochs`` x ``num_minibatches`` gradient steps) with 64 envir
 ratio ``ppo_sps / raw_sps`` says how much of the engine's speed training keeps. GPU section (only
 when CUDA is available): the paper's default config for ~1M steps on one game.
 
-    python benchmarks/ppo_throughput.py            # full: 64 envs x 256 steps x 2 updates
-    python benchmarks/ppo_throughput.py --quick    # 64 envs x 8 steps x 1 update (< 60 s)
+    python -m benchmarks.ppo_throughput            # full: 64 envs x 256 steps x 2 updates
+    python -m benchmarks.ppo_throughput --quick    # 64 envs x 8 steps x 1 update (< 60 s)
 
 The last stdout line is a JSON list: one object for the CPU section, one for the GPU section.
 """
@@ -72,7 +72,8 @@ def ppo_sps(game: str, cfg: PPOConfig, updates: int, device: torch.device,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.ppo_throughput",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="same comparison, small (< 60 s)")
     parser.add_argument("--game", default="coinrun")
     parser.add_argument("--threads", type=int, default=1,

@@ -184,7 +184,8 @@ def summarise(rows: pd.DataFrame) -> dict:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.recommend",
+                                     description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="3 seeds x 50 trials, no ablation (< 60 s)")
     parser.add_argument("--seeds", type=int, default=None, help="seeds (default 5; quick 3)")

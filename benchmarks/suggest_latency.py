@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None,
          grid: list[tuple[int, int, int]] | None = None) -> None:
     """Run the benchmark; ``grid`` ((n_obs, dims, timed reference steps) triples) overrides
     the settings (for tests)."""
-    ap = argparse.ArgumentParser(description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.suggest_latency", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small version (< 60 s on 2 cores)")
     ap.add_argument("--threads", type=int, default=1,

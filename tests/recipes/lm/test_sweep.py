@@ -1,5 +1,5 @@
 """A real CARBS sweep of the LM recipe through Hydra (the sweeper, the journal, Composer), run by
-``benchmarks/gpu_check.py --dry-run``, which runs every section of the GPU check at tiny sizes on
+``python -m benchmarks.gpu_check --dry-run``, which runs every section of the GPU check at tiny sizes on
 the CPU and prints the JSON object the GPU run prints (last line). One run checks both: the GPU
 check's sweep is the test sweep ``lm_smoke`` (``sweep_conf/``, given with ``--config-dir``), in
 its own process as always; the check itself runs in this process (``gpu_check.main``)."""
