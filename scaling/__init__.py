@@ -21,16 +21,11 @@ from scaling.chinchilla import (
 )
 from scaling.datasets import chinchilla_epoch, chinchilla_epoch_path
 from scaling.diagnostics import Diagnostic
+from scaling.fits import FitError, extrapolation_decades
 from scaling.frontier import group_table_resamples, pareto_front, pareto_indices
 from scaling.io import find_table_file, from_epoch, is_epoch_table, load_table
 from scaling.parametric import default_grid
-from scaling.powerlaw import (
-    FitError,
-    PowerLawFit,
-    extrapolation_decades,
-    fit_power_law,
-    fit_power_laws,
-)
+from scaling.powerlaw import PowerLawFit, fit_power_law, fit_power_laws
 from scaling.recommend import Recommendation, RecommendError, recommend
 from scaling.report import ReportConfig, run_report
 from scaling.saturating import SaturatingFit, fit_frontier_law, fit_saturating

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["bootstrap_counts", "interval_percentiles"]
+__all__ = ["bootstrap_counts", "interval_percentiles", "percentile_interval"]
 
 
 def bootstrap_counts(rng: np.random.Generator, n: int, n_resamples: int) -> np.ndarray:
@@ -24,3 +24,9 @@ def bootstrap_counts(rng: np.random.Generator, n: int, n_resamples: int) -> np.n
 def interval_percentiles(level: float) -> list[float]:
     """The percentiles bounding a central interval of confidence ``level`` (0.95: 2.5, 97.5)."""
     return [50 * (1 - level), 50 * (1 + level)]
+
+
+def percentile_interval(samples: np.ndarray, level: float) -> tuple[float, float]:
+    """The central interval of confidence ``level`` of ``samples`` (NaN samples ignored)."""
+    lo, hi = np.nanpercentile(samples, interval_percentiles(level), axis=0)
+    return float(lo), float(hi)

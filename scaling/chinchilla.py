@@ -25,14 +25,9 @@ import pandas as pd
 
 from scaling import parametric
 from scaling.bootstrap import interval_percentiles
+from scaling.fits import FitError, extrapolation_decades, warn_if_far
 from scaling.io import ok_rows, require_columns
-from scaling.powerlaw import (
-    FitError,
-    PowerLawFit,
-    _warn_far,
-    extrapolation_decades,
-    fit_power_law,
-)
+from scaling.powerlaw import PowerLawFit, fit_power_law
 from tays import pareto_indices
 
 logger = logging.getLogger(__name__)
@@ -335,7 +330,7 @@ class Approach3Fit:
         if np.isfinite(self.compute_max):
             dec = extrapolation_decades(out["compute"], self.compute_min, self.compute_max)
             out["extrapolation_decades"] = dec
-            _warn_far(dec, warn_decades, "approach3 allocation")
+            warn_if_far(dec, warn_decades, "approach3 allocation")
         if len(self.samples):
             d = _derived(self.samples)
             c6 = np.atleast_1d(np.asarray(compute, dtype=float))[None, :] / 6.0

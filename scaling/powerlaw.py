@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from scaling.bootstrap import bootstrap_counts, interval_percentiles
+from scaling.fits import FitError, check_costs, extrapolation_decades, warn_if_far
 from tays.spaces import NUMERIC_KINDS as SPACES
 from tays.spaces import forward, inverse
 
@@ -29,41 +30,8 @@ BasicSpace = Literal["log", "linear", "logit"]
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SPACES", "FitError", "PowerLawFit", "extrapolation_decades", "fit_power_law",
+__all__ = ["SPACES", "PowerLawFit", "fit_power_law",
            "fit_power_laws"]
-
-
-class FitError(ValueError):
-    """The data cannot support the requested fit (too few points, bad values ...)."""
-
-
-def _check_costs(cost: np.ndarray, name: str) -> np.ndarray:
-    cost = np.asarray(cost, dtype=float)
-    if not np.all(np.isfinite(cost)):
-        raise FitError(f"{name} has non-finite values; drop those rows before fitting.")
-    if np.any(cost <= 0):
-        raise FitError(f"{name} has non-positive values; costs must be > 0 for log-scale fits "
-                       f"(drop those rows or choose another cost column).")
-    return cost
-
-
-def extrapolation_decades(cost: np.ndarray, cost_min: float, cost_max: float) -> np.ndarray:
-    """How many decades each cost lies outside [cost_min, cost_max] (0 inside)."""
-    lc = np.log10(np.asarray(cost, dtype=float))
-    return np.maximum(0.0, np.maximum(lc - np.log10(cost_max), np.log10(cost_min) - lc))
-
-
-def _warn_far(decades: np.ndarray, warn_decades: float, what: str) -> None:
-    far = float(np.max(decades, initial=0.0))
-    if far > warn_decades:
-        msg = (f"{what}: predicting {far:.2f} decades outside the fitted cost range "
-               f"(warning threshold {warn_decades}); treat the interval as optimistic.")
-        warnings.warn(msg, UserWarning, stacklevel=3)
-
-
-def _percentile_ci(samples: np.ndarray, level: float) -> tuple[float, float]:
-    lo, hi = np.nanpercentile(samples, interval_percentiles(level), axis=0)
-    return float(lo), float(hi)
 
 
 @dataclass
@@ -101,7 +69,7 @@ class PowerLawFit:
         Columns: cost, value, low, high, extrapolation_decades. Warns when any cost is more
         than ``warn_decades`` decades outside the fitted range.
         """
-        cost = _check_costs(np.atleast_1d(cost), "cost")
+        cost = check_costs(np.atleast_1d(cost), "cost")
         level = self.level if level is None else level
         x = np.log10(cost)
         value = inverse(self.space, self.intercept + self.slope * x)
@@ -111,7 +79,7 @@ class PowerLawFit:
         else:
             lo = hi = np.full_like(value, np.nan)
         dec = extrapolation_decades(cost, self.cost_min, self.cost_max)
-        _warn_far(dec, warn_decades, f"power law ({self.space})")
+        warn_if_far(dec, warn_decades, f"power law ({self.space})")
         return pd.DataFrame({"cost": cost, "value": value, "low": lo, "high": hi,
                              "extrapolation_decades": dec})
 
@@ -205,7 +173,7 @@ def fit_power_laws(
         name -> :class:`PowerLawFit`, or the :class:`FitError` saying why that column cannot
         be fitted (bad values for its space, or a fit that is not finite).
     """
-    cost = _check_costs(cost, "cost")
+    cost = check_costs(cost, "cost")
     if len(cost) < min_points or len(np.unique(cost)) < 2:
         raise FitError(f"too few points to fit a power law: {len(cost)} point(s) with "
                        f"{len(np.unique(cost))} distinct cost(s); need at least {min_points} "
@@ -300,7 +268,7 @@ def fit_power_law(
     """
     if space not in SPACES:
         raise ValueError(f"space={space!r}: use one of {SPACES}.")
-    cost = _check_costs(cost, "cost")
+    cost = check_costs(cost, "cost")
     value = np.asarray(value, dtype=float)
     if cost.shape != value.shape:
         raise FitError(f"cost and value lengths differ ({cost.shape} vs {value.shape}).")

@@ -28,10 +28,11 @@ import numpy as np
 import pandas as pd
 
 from scaling import chinchilla, diagnostics, plots
+from scaling.fits import FitError
 from scaling.frontier import pareto_front
 from scaling.io import describe_unusable, load_table, ok_rows, require_columns
 from scaling.outdir import staged_report_dir, writable
-from scaling.powerlaw import SPACES, FitError, fit_power_laws
+from scaling.powerlaw import SPACES, fit_power_laws
 from scaling.saturating import fit_frontier_law
 
 logger = logging.getLogger(__name__)

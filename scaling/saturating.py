@@ -12,16 +12,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
-from scaling.bootstrap import bootstrap_counts, interval_percentiles
-from scaling.powerlaw import (
-    FitError,
-    PowerLawFit,
-    _check_costs,
-    _percentile_ci,
-    _warn_far,
-    extrapolation_decades,
-    fit_power_laws,
-)
+from scaling.bootstrap import bootstrap_counts, interval_percentiles, percentile_interval
+from scaling.fits import FitError, check_costs, extrapolation_decades, warn_if_far
+from scaling.powerlaw import PowerLawFit, fit_power_laws
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +47,7 @@ class SaturatingFit:
 
     def predict(self, cost, level: float | None = None, warn_decades: float = 1.0) -> pd.DataFrame:
         """Predicted loss at ``cost`` with a bootstrap interval and extrapolation distance."""
-        cost = _check_costs(np.atleast_1d(cost), "cost")
+        cost = check_costs(np.atleast_1d(cost), "cost")
         level = self.level if level is None else level
         value = self(cost)
         if len(self.samples):
@@ -64,7 +57,7 @@ class SaturatingFit:
         else:
             lo = hi = np.full_like(value, np.nan)
         dec = extrapolation_decades(cost, self.cost_min, self.cost_max)
-        _warn_far(dec, warn_decades, "saturating law")
+        warn_if_far(dec, warn_decades, "saturating law")
         return pd.DataFrame({"cost": cost, "value": value, "low": lo, "high": hi,
                              "extrapolation_decades": dec})
 
@@ -183,7 +176,7 @@ def fit_saturating(
     estimate (:func:`_sat_solve_batch`); ``progress`` is kept for compatibility (the bootstrap
     takes a fraction of a second).
     """
-    cost = _check_costs(cost, "cost")
+    cost = check_costs(cost, "cost")
     loss = np.asarray(loss, dtype=float)
     if len(cost) < min_points or len(np.unique(cost)) < 3:
         raise FitError(f"too few points for a saturating law: {len(cost)} point(s); need at "
@@ -209,7 +202,7 @@ def fit_saturating(
         samples = np.column_stack([np.exp(theta[:, 1]), np.exp(theta[:, 0]) * c_ref ** theta[:, 2],
                                    theta[:, 2]])
         fit.samples = np.asarray(samples).reshape(-1, 3)
-        fit.ci = {k: _percentile_ci(fit.samples[:, i], level)
+        fit.ci = {k: percentile_interval(fit.samples[:, i], level)
                   for i, k in enumerate(("E", "A", "alpha"))}
     return fit
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from scaling import ReportConfig, fit_power_laws, io, run_report
-from scaling.__main__ import main
+from scaling.cli import main
 
 
 def _table(n=16, seed=0, **extra):

@@ -13,7 +13,13 @@ import yaml
 
 from benchmarks.recommend import SPACE as SIM_SPACE  # the benchmark's space, at a small scale
 from benchmarks.tuners.chinchilla_sim import ChinchillaProblem, lr_opt, warmup_opt
-from scaling.recommend import RecommendError, main, recommend
+from scaling.cli import main as scaling_main
+from scaling.recommend import RecommendError, recommend
+
+
+def main(argv: list[str]) -> int:
+    """``python -m scaling recommend ARGV``."""
+    return scaling_main(["recommend", *argv])
 
 # --- the simulator at a small scale -----------------------------------------------------------
 
@@ -325,8 +331,6 @@ def test_sweep_directory_gives_space_and_a_runnable_lm_command(tmp_path):
 
 
 def test_python_m_scaling_recommend_subcommand(tmp_path, capsys):
-    from scaling.__main__ import main as scaling_main
-
     src = tmp_path / "t.csv"
     law_table(act=False).to_csv(src, index=False)
     assert scaling_main(["recommend", str(src), "--budget", "10x", "--bootstrap", "0",

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from scaling import ReportConfig, run_report
-from scaling.__main__ import build_parser, main
+from scaling.cli import build_parser, main
 
 FIT_KEYS = {"fit", "params", "ci", "n_points"}
 

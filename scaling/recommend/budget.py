@@ -1,8 +1,8 @@
 """What spends the budget, and spending it at one budget.
 
 With ``metric.params`` (N) and ``metric.tokens`` (D) in the table and a cost that is training
-FLOPs, the parameters that set N and D (learned from the trials, :mod:`scaling.sizing`) are
-solved for an allocation of N (:mod:`scaling._recommend.allocation`) with D = C / (6 N)
+FLOPs, the parameters that set N and D (learned from the trials, :mod:`scaling.recommend.sizing`) are
+solved for an allocation of N (:mod:`scaling.recommend.allocation`) with D = C / (6 N)
 (``mode="nd"``); otherwise the parameters that set the cost are solved for the budget
 (``mode="cost"``); failing both, every parameter follows its own law (``mode="laws"``).
 """
@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 
 from scaling import diagnostics
-from scaling._recommend.allocation import allocation_at, chinchilla_allocations, choose_follow
-from scaling._recommend.laws import ParamLaws
-from scaling._recommend.result import BudgetRecommendation
 from scaling.diagnostics import Diagnostic
 from scaling.io import ok_rows
-from scaling.sizing import CountModel, fit_count_model, solve_for
+from scaling.recommend.allocation import allocation_at, chinchilla_allocations, choose_follow
+from scaling.recommend.laws import ParamLaws
+from scaling.recommend.result import BudgetRecommendation
+from scaling.recommend.sizing import CountModel, fit_count_model, solve_for
 
 __all__ = ["FLOPS_RATIO", "BudgetModels", "BudgetSolver", "fit_budget_models"]
 

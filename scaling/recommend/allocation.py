@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from scaling import chinchilla
-from scaling._recommend.result import RecommendError
 from scaling.diagnostics import Diagnostic
 from scaling.powerlaw import FitError, fit_power_law
+from scaling.recommend.result import RecommendError
 
 __all__ = ["APPROACH3_BOOTSTRAP", "allocation_at", "chinchilla_allocations", "choose_follow"]
 

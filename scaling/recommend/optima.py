@@ -1,4 +1,4 @@
-"""The hyperparameters' optima from every trial: the loss surface of :mod:`scaling.surface`
+"""The hyperparameters' optima from every trial: the loss surface of :mod:`scaling.recommend.surface`
 fitted to the successful trials, and its optimum at each budget (or, where the trials cannot
 place it, the parameter held at its front law's value at the sweep's largest cost)."""
 
@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scaling._recommend.budget import BudgetModels
-from scaling._recommend.laws import ParamLaws
-from scaling.surface import SurfaceFit, fit_surface
+from scaling.recommend.budget import BudgetModels
+from scaling.recommend.laws import ParamLaws
+from scaling.recommend.surface import SurfaceFit, fit_surface
 
 __all__ = ["SURFACE_BOOTSTRAP", "SurfaceOptima", "fit_trial_surface"]
 

@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scaling._recommend.budget import BudgetModels, BudgetSolver, fit_budget_models
-from scaling._recommend.laws import ParamLaws, fit_param_laws
-from scaling._recommend.optima import SurfaceOptima, fit_trial_surface
-from scaling._recommend.result import BudgetRecommendation
 from scaling.diagnostics import Diagnostic
-from scaling.searchspace import match_choice, python_value, round_value
+from scaling.recommend.budget import BudgetModels, BudgetSolver, fit_budget_models
+from scaling.recommend.laws import ParamLaws, fit_param_laws
+from scaling.recommend.optima import SurfaceOptima, fit_trial_surface
+from scaling.recommend.result import BudgetRecommendation
+from scaling.recommend.space import match_choice, python_value, round_value
 from tays import Param
 
 __all__ = ["Builder"]

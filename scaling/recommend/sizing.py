@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq, nnls
 
-from scaling.searchspace import grid_neighbours, round_value
+from scaling.recommend.space import grid_neighbours, round_value
 from tays import Param
 
 logger = logging.getLogger(__name__)

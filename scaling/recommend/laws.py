@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from scaling import diagnostics
-from scaling._recommend.result import RecommendError
 from scaling.diagnostics import Diagnostic
 from scaling.powerlaw import FitError, PowerLawFit, fit_power_laws
+from scaling.recommend.result import RecommendError
 from tays import CategoricalSpace, LinearSpace, LogSpace, Param
 
 __all__ = ["ParamLaws", "fit_param_laws"]
