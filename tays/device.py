@@ -34,5 +34,5 @@ def resolve_device(name: str, field: str = "device") -> torch.device:
                          "'cuda'") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"{field}={name!r} but CUDA is not available; use {field}=cpu or auto "
-                         "(CUDA when present)")
+                         "('auto' takes CUDA when present)")
     return dev
