@@ -29,9 +29,6 @@ _EXPORTS = {
     "JournalError": "carbs.sweep.journal",
     "load_trials": "carbs.sweep.journal",
     "CARBS": "carbs.optimizer",
-    "load_state": "carbs.optimizer",
-    "save_state": "carbs.optimizer",
-    "warm_start": "carbs.optimizer",
     "group_basic_resamples": "carbs.pareto",
     "pareto_group_indices": "carbs.pareto",
     "plot_convergence": "carbs.plots",
@@ -44,6 +41,7 @@ _EXPORTS = {
     "Param": "carbs.spaces",
     "Space": "carbs.spaces",
     "SCHEMA_VERSION": "carbs.state",
+    "CARBSSnapshot": "carbs.state",
     "StateFileError": "carbs.state",
     "CARBSSweeperConf": "carbs.sweep.settings",
     "SweepConfigError": "carbs.sweep.settings",
@@ -53,6 +51,7 @@ __all__ = [
     "CARBS",
     "SCHEMA_VERSION",
     "CARBSConfig",
+    "CARBSSnapshot",
     "CARBSSweeperConf",
     "CategoricalSpace",
     "Journal",
@@ -69,15 +68,12 @@ __all__ = [
     "SweepConfigError",
     "expected_improvement",
     "group_basic_resamples",
-    "load_state",
     "load_trials",
     "log_expected_improvement",
     "pareto_group_indices",
     "plot_convergence",
     "plot_params_vs_cost",
     "plot_pareto_front",
-    "save_state",
-    "warm_start",
 ]
 
 
@@ -97,10 +93,10 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # static analysers and IDEs see the real names
     from carbs.acquisition import expected_improvement, log_expected_improvement
     from carbs.config import CARBSConfig, Observation, ParetoGroup, Suggestion
-    from carbs.optimizer import CARBS, load_state, save_state, warm_start
+    from carbs.optimizer import CARBS
     from carbs.pareto import group_basic_resamples, pareto_group_indices
     from carbs.plots import plot_convergence, plot_params_vs_cost, plot_pareto_front
     from carbs.spaces import CategoricalSpace, LinearSpace, LogitSpace, LogSpace, Param, Space
-    from carbs.state import SCHEMA_VERSION, StateFileError
+    from carbs.state import SCHEMA_VERSION, CARBSSnapshot, StateFileError
     from carbs.sweep.journal import Journal, JournalError, load_trials
     from carbs.sweep.settings import CARBSSweeperConf, SweepConfigError

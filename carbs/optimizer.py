@@ -20,7 +20,6 @@ import contextlib
 import json
 import logging
 import math
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -49,12 +48,13 @@ from carbs.proposal import (
     stratified_origin_weights,
 )
 from carbs.spaces import Param, Space, check_integer_reachability
+from carbs.state import CARBSSnapshot
 from carbs.surrogate import SurrogateSet
 from tays import resolve_device
 
 logger = logging.getLogger("carbs")
 
-__all__ = ["CARBS", "load_state", "save_state", "warm_start"]
+__all__ = ["CARBS"]
 
 
 class CARBS(PersistenceMixin):
@@ -164,7 +164,7 @@ class CARBS(PersistenceMixin):
             config, sid = dict(suggestion), suggestion_id
         else:
             raise TypeError("observe: first argument must be a Suggestion or a config dict")
-        config, output, cost, is_failure = self._check_observation(config, output, cost,
+        config, output, cost, is_failure = self.check_observation(config, output, cost,
                                                                    is_failure)
         with self._lock:
             if sid is not None and sid in self._observed_ids:
@@ -182,9 +182,10 @@ class CARBS(PersistenceMixin):
             logger.debug("observe: output=%s cost=%s failure=%s", output, cost, is_failure)
             return obs
 
-    def _check_observation(self, config: dict, output: Any, cost: Any,
-                           is_failure: Any) -> tuple[dict, float, float, bool]:
-        """Validate one observation as :meth:`observe` takes it; returns the normalised record."""
+    def check_observation(self, config: dict, output: Any, cost: Any,
+                          is_failure: Any) -> tuple[dict, float, float, bool]:
+        """Validate one observation as :meth:`observe` takes it (ValueError naming the field);
+        returns the normalised record ``(config, output, cost, is_failure)``."""
         output = _real_number("output", output, "a number (NaN marks a failure)")
         cost = _real_number("cost", cost, "a number: the cost the run spent")
         is_failure = bool(is_failure) or not math.isfinite(output)
@@ -197,6 +198,50 @@ class CARBS(PersistenceMixin):
                              "spent nothing cannot have succeeded; report it with is_failure=True)")
         self.encoder.validate(config)
         return self.encoder.normalize(config), output, cost, is_failure
+
+    def snapshot(self) -> CARBSSnapshot:
+        """Everything that decides the next suggestion, copied under the lock (what
+        :meth:`state_dict` writes and :meth:`restore` takes back)."""
+        with self._lock:
+            return CARBSSnapshot(
+                config=self.config, params=list(self.params),
+                observations=list(self._observations),
+                outstanding=list(self._outstanding.values()),
+                predictions=dict(self._predictions),
+                successes_at_last_resample=self._ok_at_last_resample,
+                radius_factor=self._radius_factor, front_hits=self._front_hits,
+                front_misses=self._front_misses, numpy_rng=self.rng.bit_generator.state,
+                torch_rng=self.torch_generator.get_state().tolist(),
+                hyperparameters=self.surrogates.hyperparameters())
+
+    def restore(self, snap: CARBSSnapshot) -> None:
+        """Replace the observations, outstanding suggestions, counters, random states and GP
+        warm starts by ``snap``'s (its parameters must be this optimiser's; its records are
+        taken as they are: check them with :meth:`check_observation` first). Raises ValueError
+        for another parameter list or an invalid random state; nothing changes then."""
+        names = [p.name for p in snap.params]
+        if names != self.encoder.names:
+            raise ValueError(f"the snapshot's parameters {names} differ from this optimiser's "
+                             f"{self.encoder.names}")
+        rng = np.random.default_rng()
+        try:
+            rng.bit_generator.state = snap.numpy_rng
+            torch_gen = torch.Generator().set_state(torch.tensor(snap.torch_rng,
+                                                                 dtype=torch.uint8))
+        except (TypeError, ValueError, RuntimeError, KeyError) as e:
+            raise ValueError(f"rng: not a valid random state ({e})") from None
+        with self._lock:
+            self._observations = list(snap.observations)
+            self._obs_basic = [self.encoder.to_basic([o.config])[0] for o in snap.observations]
+            self._observed_ids = {o.suggestion_id for o in snap.observations
+                                  if o.suggestion_id is not None}
+            self._outstanding = {s.suggestion_id: s for s in snap.outstanding}
+            self._predictions = dict(snap.predictions)
+            self._ok_at_last_resample = int(snap.successes_at_last_resample)
+            self._radius_factor = float(snap.radius_factor)
+            self._front_hits, self._front_misses = int(snap.front_hits), int(snap.front_misses)
+            self.rng, self.torch_generator = rng, torch_gen
+            self.surrogates.set_hyperparameters(snap.hyperparameters)
 
     def forget(self, suggestion_id: str) -> None:
         """Drop an outstanding suggestion that will never finish."""
@@ -499,24 +544,3 @@ def _real_number(field: str, value: Any, what: str) -> float:
         raise ValueError(  # noqa: TRY004  (observe() raises ValueError for every bad input)
             f"{field} must be {what}, got {value!r} ({type(value).__name__})")
     return float(value)
-
-
-
-
-
-
-def save_state(opt: CARBS, path: str | os.PathLike) -> None:
-    """Write ``opt``'s versioned JSON state atomically (same as ``opt.save(path)``)."""
-    opt.save(path)
-
-
-def load_state(path: str | os.PathLike) -> CARBS:
-    """Load a state file (same as ``CARBS.load(path)``)."""
-    return CARBS.load(path)
-
-
-def warm_start(config: CARBSConfig, params: Sequence[Param], from_state: str | os.PathLike | dict,
-               fixed_values: dict[str, Any] | None = None,
-               recenter_on_best: bool = False) -> CARBS:
-    """A new optimiser seeded with an earlier sweep's observations (see :meth:`CARBS.warm_start`)."""
-    return CARBS.warm_start(config, params, from_state, fixed_values, recenter_on_best)

@@ -1,6 +1,9 @@
 """Persistence of the CARBS optimiser: its state as a JSON-safe dict, the state file, and warm
 starts from an earlier sweep. The methods live on :class:`carbs.CARBS` (this mixin is one of its
-bases); the file layout and its checks are :mod:`carbs.state`.
+bases) and reach the optimiser only through its public API: :meth:`carbs.CARBS.snapshot` and
+:meth:`carbs.CARBS.restore` (a :class:`carbs.state.CARBSSnapshot`),
+:meth:`carbs.CARBS.check_observation`, ``encoder``, ``config`` and ``params``. The file layout
+and its checks are :mod:`carbs.state`.
 
 Every record of a state is validated exactly as :meth:`carbs.CARBS.observe` validates an
 observation; errors name the file (``source``), the record and the field, and a state that fails
@@ -16,15 +19,13 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-import torch
-
 from carbs.config import CARBSConfig, Observation, Suggestion
 from carbs.encoder import ParamEncoder
 from carbs.spaces import Param
 from carbs.state import (
     FORMAT,
     SCHEMA_VERSION,
+    CARBSSnapshot,
     StateFileError,
     check_state_dict,
     read_state_file,
@@ -47,44 +48,62 @@ class PersistenceMixin:
 
     def state_dict(self) -> dict[str, Any]:
         """The optimiser's whole state as a JSON-safe dict: config, params, observations,
-        outstanding suggestions, predictions, RNG states and GP hyperparameters (warm starts).
-        :meth:`from_state_dict` rebuilds an optimiser that makes the same next suggestion."""
-        with self._lock:
-            return jsonable({
-                "format": FORMAT,
-                "schema_version": SCHEMA_VERSION,
-                "config": dataclasses.asdict(self.config),
-                "params": [p.to_json() for p in self.params],
-                "observations": [dataclasses.asdict(o) for o in self._observations],
-                "outstanding": [dataclasses.asdict(s) for s in self._outstanding.values()],
-                "predictions": self._predictions,
-                "successes_at_last_resample": self._ok_at_last_resample,
-                "search_radius": {"factor": self._radius_factor, "hits": self._front_hits,
-                                  "misses": self._front_misses},
-                "rng": {
-                    "numpy": self.rng.bit_generator.state,
-                    "torch": self.torch_generator.get_state().tolist(),
-                },
-                "hyperparameters": self.surrogates.hyperparameters(),
-            })
+        outstanding suggestions, predictions, RNG states and GP hyperparameters (warm starts),
+        from :meth:`snapshot`. :meth:`from_state_dict` rebuilds an optimiser that makes the same
+        next suggestion."""
+        snap = self.snapshot()
+        return jsonable({
+            "format": FORMAT,
+            "schema_version": SCHEMA_VERSION,
+            "config": dataclasses.asdict(snap.config),
+            "params": [p.to_json() for p in snap.params],
+            "observations": [dataclasses.asdict(o) for o in snap.observations],
+            "outstanding": [dataclasses.asdict(s) for s in snap.outstanding],
+            "predictions": snap.predictions,
+            "successes_at_last_resample": snap.successes_at_last_resample,
+            "search_radius": {"factor": snap.radius_factor, "hits": snap.front_hits,
+                              "misses": snap.front_misses},
+            "rng": {"numpy": snap.numpy_rng, "torch": snap.torch_rng},
+            "hyperparameters": snap.hyperparameters,
+        })
 
     def load_state_dict(self, d: dict[str, Any], source: str = "state") -> None:
         """Replace this optimiser's observations, outstanding suggestions, RNG states and
-        warm-start hyperparameters by those of ``d`` (from :meth:`state_dict`). ``d`` must
-        describe the same parameters. Every record is validated as :meth:`observe` validates
-        it; errors name ``source``, the record and the field. Nothing changes on error."""
+        warm-start hyperparameters by those of ``d`` (from :meth:`state_dict`), through
+        :meth:`restore`. ``d`` must describe the same parameters. Every record is validated as
+        :meth:`observe` validates it; errors name ``source``, the record and the field.
+        Nothing changes on error."""
         check_state_dict(d, source)
         names = [p.get("name") if isinstance(p, dict) else None for p in d["params"]]
         if names != self.encoder.names:
             raise StateFileError(f"{source}: the state's parameters {names} differ from this "
                                  f"optimiser's {self.encoder.names}")
+        observations = self._observations_of(d, source)
+        seen = {o.suggestion_id for o in observations if o.suggestion_id is not None}
+        rng = d["rng"]
+        radius = d.get("search_radius") or {}
+        snap = CARBSSnapshot(
+            config=self.config, params=list(self.params), observations=observations,
+            outstanding=self._outstanding_of(d, source, seen),
+            predictions=dict(d.get("predictions") or {}),
+            successes_at_last_resample=_successes_at_last_resample(d, observations),
+            radius_factor=float(radius.get("factor", 1.0)), front_hits=int(radius.get("hits", 0)),
+            front_misses=int(radius.get("misses", 0)), numpy_rng=rng.get("numpy"),
+            torch_rng=rng.get("torch"), hyperparameters=d.get("hyperparameters") or {})
+        try:
+            self.restore(snap)
+        except ValueError as e:
+            raise StateFileError(f"{source}: {e}") from None
+
+    def _observations_of(self, d: dict[str, Any], source: str) -> list[Observation]:
+        """The state's observations, each checked as :meth:`observe` checks it."""
         observations: list[Observation] = []
         seen: set[str] = set()
         for i, o in enumerate(d["observations"]):
             where = f"{source}: observations[{i}]"
             rec = _record(o, where, ("config", "output", "cost"))
             try:
-                config, output, cost, failed = self._check_observation(
+                config, output, cost, failed = self.check_observation(
                     rec["config"], _none_is_nan(rec["output"]), rec["cost"],
                     rec.get("is_failure", False))
             except (TypeError, ValueError) as e:
@@ -95,6 +114,11 @@ class PersistenceMixin:
                     raise StateFileError(f"{where}: suggestion_id {sid!r} is observed twice")
                 seen.add(sid)
             observations.append(Observation(config, output, cost, failed, sid))
+        return observations
+
+    def _outstanding_of(self, d: dict[str, Any], source: str,
+                        observed: set[str]) -> list[Suggestion]:
+        """The state's outstanding suggestions, each config checked against the spaces."""
         outstanding: dict[str, Suggestion] = {}
         for i, o in enumerate(d["outstanding"]):
             where = f"{source}: outstanding[{i}]"
@@ -104,31 +128,11 @@ class PersistenceMixin:
             except (TypeError, ValueError) as e:
                 raise StateFileError(f"{where}: {e}") from None
             sid = str(rec["suggestion_id"])
-            if sid in seen or sid in outstanding:
+            if sid in observed or sid in outstanding:
                 raise StateFileError(f"{where}: suggestion_id {sid!r} appears twice")
             outstanding[sid] = Suggestion(sid, self.encoder.normalize(rec["config"]),
                                           rec.get("predictions") or {})
-        rng, torch_state = d["rng"].get("numpy"), d["rng"].get("torch")
-        new_rng = np.random.default_rng()
-        try:
-            new_rng.bit_generator.state = rng
-            torch_gen = torch.Generator().set_state(torch.tensor(torch_state, dtype=torch.uint8))
-        except (TypeError, ValueError, RuntimeError, KeyError) as e:
-            raise StateFileError(f"{source}: 'rng' is not a valid random state ({e})") from None
-        radius = d.get("search_radius") or {}
-        with self._lock:
-            self._observations = observations
-            self._obs_basic = [self.encoder.to_basic([o.config])[0] for o in observations]
-            self._observed_ids = seen
-            self._outstanding = outstanding
-            self._predictions = dict(d.get("predictions") or {})
-            self._ok_at_last_resample = _successes_at_last_resample(d, observations)
-            self._radius_factor = float(radius.get("factor", 1.0))
-            self._front_hits = int(radius.get("hits", 0))
-            self._front_misses = int(radius.get("misses", 0))
-            self.rng = new_rng
-            self.torch_generator = torch_gen
-            self.surrogates.set_hyperparameters(d.get("hyperparameters") or {})
+        return list(outstanding.values())
 
     @classmethod
     def from_state_dict(cls, d: dict[str, Any], source: str = "state") -> Self:
@@ -207,6 +211,7 @@ class PersistenceMixin:
             logger.warning("warm start: skipped %d of %d old observation(s) outside the new "
                            "spaces", skipped, len(old_obs))
         return opt
+
 
 def _successes_at_last_resample(d: dict[str, Any], observations: list[Observation]) -> int:
     """The resampling counter of a state: successful observations at the last resample. States

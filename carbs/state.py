@@ -1,10 +1,12 @@
 """The CARBS state file: versioned JSON, read and written safely. No pickle; loading never
 executes code, and every record is validated before an optimiser is built from it.
 
-This module is the file-format layer only: it knows the JSON layout, not the optimiser. The
-optimiser turns itself into a dict with :meth:`carbs.CARBS.state_dict` and back with
-:meth:`carbs.CARBS.from_state_dict`; :meth:`carbs.CARBS.save` / :meth:`carbs.CARBS.load`
-use :func:`write_state_file` / :func:`read_state_file` below.
+This module is the file-format layer: it knows the JSON layout and :class:`CARBSSnapshot`, the
+optimiser's public snapshot (:meth:`carbs.CARBS.snapshot` / :meth:`carbs.CARBS.restore`), not
+the optimiser's insides. :mod:`carbs.persistence` turns a snapshot into a dict
+(:meth:`carbs.CARBS.state_dict`) and back (:meth:`carbs.CARBS.from_state_dict`);
+:meth:`carbs.CARBS.save` / :meth:`carbs.CARBS.load` use :func:`write_state_file` /
+:func:`read_state_file` below.
 
 Layout (schema version 1)::
 
@@ -28,10 +30,12 @@ import logging
 import math
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from carbs.config import Observation
+from carbs.config import CARBSConfig, Observation, Suggestion
+from carbs.spaces import Param
 from tays import atomic_write_text, jsonable, utc_now  # re-exported for the sweep layer
 
 logger = logging.getLogger("carbs")
@@ -39,6 +43,7 @@ logger = logging.getLogger("carbs")
 __all__ = [
     "FORMAT",
     "SCHEMA_VERSION",
+    "CARBSSnapshot",
     "StateFileError",
     "atomic_write_text",
     "check_state_dict",
@@ -56,6 +61,33 @@ REQUIRED_KEYS = ("config", "params", "observations", "outstanding", "rng")
 
 class StateFileError(ValueError):
     """A state file (or dict) that cannot be loaded; the message names the file and the field."""
+
+
+@dataclass
+class CARBSSnapshot:
+    """Everything that decides an optimiser's next suggestion, as plain values: what
+    :meth:`carbs.CARBS.snapshot` returns and :meth:`carbs.CARBS.restore` takes (copies, so a
+    snapshot never changes with the optimiser)."""
+
+    config: CARBSConfig
+    params: list[Param]
+    observations: list[Observation]
+    outstanding: list[Suggestion]
+    """Suggestions handed out and not yet observed or forgotten."""
+    predictions: dict[str, dict] = field(default_factory=dict)
+    """suggestion_id -> what the models predicted for it (kept after it is observed)."""
+    successes_at_last_resample: int = 0
+    """Successful observations when CARBS last resampled a Pareto group."""
+    radius_factor: float = 1.0
+    """The adaptive search radius's factor and its streaks of front hits and misses."""
+    front_hits: int = 0
+    front_misses: int = 0
+    numpy_rng: dict[str, Any] = field(default_factory=dict)
+    """The numpy bit generator's state (``Generator.bit_generator.state``)."""
+    torch_rng: list[int] = field(default_factory=list)
+    """The torch generator's state as bytes (``Generator.get_state().tolist()``)."""
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    """The surrogates' raw GP hyperparameters (the next fit's warm start)."""
 
 
 def write_state_file(path: str | os.PathLike, state: dict[str, Any]) -> None:

@@ -37,6 +37,21 @@ def test_round_trip_continues_exactly(tmp_path, mixed_params, mixed_obj):
     assert opt.suggest().config == loaded.suggest().config
 
 
+def test_a_snapshot_restores_exactly_and_is_a_copy(params_4d, cost_aware):
+    opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=3, **FAST), params_4d)
+    _run(opt, 6, cost_aware)
+    snap = opt.snapshot()
+    twin = CARBS(opt.config, opt.params)
+    twin.restore(snap)
+    _run(opt, 1, cost_aware)  # the snapshot does not follow the optimiser
+    assert len(snap.observations) == 6 and len(opt.observations) == 7
+    twin_again = CARBS(opt.config, opt.params)
+    twin_again.restore(snap)
+    assert twin.suggest().config == twin_again.suggest().config
+    with pytest.raises(ValueError, match="parameters"):
+        CARBS(opt.config, opt.params[:3]).restore(snap)
+
+
 def test_state_is_plain_versioned_json(tmp_path, params_4d, cost_aware):
     opt = CARBS(CARBSConfig(better_direction_sign=-1, **FAST), params_4d)
     _run(opt, 5, cost_aware)
