@@ -15,7 +15,7 @@ the same Hydra app and the same thread settings (torch and BLAS at 1 thread):
   numbers and a categorical; cost-aware), budget ``max_trials=N``, the sweeper's defaults
   (plots refreshed every 30 s and at the end).
 
-Per-trial overhead = (ours - baseline) / N. Targets (issue 9): < 5% of a 30-second trial
+Per-trial overhead = (ours - baseline) / N. Targets: < 5% of a 30-second trial
 (1.5 s) and < 0.5 s per trial at 100 trials. The last line is one JSON object per setting.
 """
 

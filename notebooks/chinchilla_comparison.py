@@ -22,8 +22,8 @@
 #   (`scaling.fit_power_law`);
 # * **lm_tiny, Approach 1** (the loss envelope over all runs) and **Approach 3** (the parametric
 #   law `E + A/N^alpha + B/D^beta`) on the same runs (`scaling.fit_approach1/3`);
-# * **Chinchilla (paper)**: Hoffmann et al.'s published Approach 3 parameters (unrounded, from
-#   SCALING_LAWS.md: ln A 6.0073, ln B 6.0179, alpha 0.33917, beta 0.28491), through the closed
+# * **Chinchilla (paper)**: Hoffmann et al.'s published Approach 3 parameters (unrounded, as Epoch
+#   AI reports them: ln A 6.0073, ln B 6.0179, alpha 0.33917, beta 0.28491), through the closed
 #   form `scaling.closed_form_allocation`;
 # * **Chinchilla (Epoch refit)**: Approach 3 refitted by `scaling.fit_approach3` on Epoch AI's
 #   reconstruction of Chinchilla's runs (`scaling.chinchilla_epoch()`, 5 highest-loss runs

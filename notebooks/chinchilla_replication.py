@@ -47,7 +47,7 @@ FIGURES.mkdir(parents=True, exist_ok=True)
 N_BOOTSTRAP = int(os.environ.get("NOTEBOOK_BOOTSTRAP", "1000"))
 DROP_HIGHEST = 5  # Epoch's replication leaves out the 5 highest-loss runs for Approach 3
 CHINCHILLA_C = 5.76e23  # Chinchilla's own training budget (FLOPs)
-# The paper's published Approach 3 parameters, unrounded (SCALING_LAWS.md, section 2).
+# Hoffmann et al.'s published Approach 3 parameters, unrounded (as Epoch AI reports them).
 PAPER = {"log_A": 6.0073, "log_B": 6.0179, "log_E": 0.5267, "alpha": 0.33917, "beta": 0.28491}
 warnings.simplefilter("ignore", UserWarning)  # extrapolation warnings: the plots show the range
 

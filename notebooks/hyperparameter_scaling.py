@@ -50,7 +50,7 @@ COST = "metric.flops"
 trials = carbs.load_trials(SWEEP)
 with carbs.Journal.open(SWEEP, read_only=True) as journal:
     space = journal.meta["space"]  # the sweep's search space, as the sweeper recorded it
-# each parameter is fitted in its own basic space (see SCALING_LAWS.md section 1)
+# each parameter is fitted in its own basic space (log, logit or linear, as the sweep searched it)
 BASIC = {"LogSpace": "log", "LogitSpace": "logit", "LinearSpace": "linear"}
 spaces = {name: BASIC[spec["type"]] for name, spec in space.items() if spec["type"] in BASIC}
 display(pd.DataFrame(space).T[["type", "min", "max", "center"]])

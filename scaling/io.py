@@ -1,6 +1,6 @@
 """Reading trial tables: SQLite journal, CSV, Parquet, DataFrame, sweep directory, Epoch CSV.
 
-Every reader returns a pandas DataFrame in the project's trial contract (see ARCHITECTURE.md):
+Every reader returns a pandas DataFrame in the project's trial contract (docs/architecture.md):
 ``output``, ``cost``, ``param.<name>``, ``metric.<name>``, optional ``status`` ... A journal
 that keeps hyperparameters / metrics as JSON objects in ``params`` / ``metrics`` columns is
 expanded into ``param.<name>`` / ``metric.<name>`` columns.

@@ -205,7 +205,7 @@ TUNER_NAMES: tuple[str, ...] = ("carbs", "tpe", "gp", "random")
 # carbs-plain: is_pareto_group_selection_conservative=False (plain Pareto front);
 # carbs-adaptive: adaptive_search_radius=True (trust-region-style radius);
 # carbs-clamp: is_cost_stratified=False, the reference's high-cost clamping instead of the
-#   cost-stratified search (the default before issue 14).
+#   cost-stratified search (the earlier default).
 _CARBS_VARIANTS: dict[str, dict[str, Any]] = {
     "carbs-wide": {"basic_range": 2.0},
     "carbs-plain": {"is_pareto_group_selection_conservative": False},

@@ -1,7 +1,7 @@
 """The trial contract on the recipe side: one wrapper that never lets a trial crash a sweep.
 
 ``run_trial(train_fn, cfg, **kwargs)`` calls a recipe's training function and always returns a
-result dict (ARCHITECTURE.md, "Recipe result"): the function's own result when its ``output`` and
+result dict (the recipe result of docs/architecture.md): the function's own result when its ``output`` and
 ``cost`` are finite numbers, otherwise a failed trial; any exception, a bad config included,
 becomes :func:`~recipes.common.result.failure_result` with the error text. A recipe that knows
 the cost it spent before failing returns its own failure result (or raises :class:`TrialFailed`

@@ -1,6 +1,6 @@
 """``train(cfg) -> dict``: train one PPO agent per game, evaluate it, report the result dict.
 
-The result follows the recipe contract of ARCHITECTURE.md: ``output`` is the mean
+The result follows the recipe contract (docs/architecture.md): ``output`` is the mean
 normalized score (on test levels by default; the sweep maximises it), ``cost`` is the training
 env steps of all games (or wall seconds, ``cost_metric``), plus ``metric.*`` entries. ``train``
 never raises: a bad config, a diverging run (NaN loss), CUDA out of memory, a damaged checkpoint

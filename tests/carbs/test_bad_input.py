@@ -1,5 +1,5 @@
 """Hostile input to carbs: every case raises a clear error naming the file / record / field,
-and nothing is silently coerced, double counted or dropped (issue 10)."""
+and nothing is silently coerced, double counted or dropped."""
 
 import json
 

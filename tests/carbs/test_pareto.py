@@ -78,7 +78,7 @@ def test_empty_and_single():
     assert pareto_group_indices(g).tolist() == [0]
 
 
-# Resampling example (issue 14; the rule is in carbs.pareto's docstring). Signed outputs:
+# Resampling example (the rule is in carbs.pareto's docstring). Signed outputs:
 #   A x=0 cost 1  outputs [0.0, 1.0]  resampled: mean 0.5, best sample 1.0
 #   B x=1 cost 2  output 0.6, C x=2 cost 3 output 0.7, D x=3 cost 4 output 0.8: single runs
 #   that beat A's mean but not A's best sample.

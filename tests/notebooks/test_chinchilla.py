@@ -24,7 +24,7 @@ def test_notebook_approach3_equals_the_scaling_report(executions, tmp_path) -> N
     (report,) = [r["params"] for r in records if r["fit"] == "approach3"]
     for key in ("alpha", "beta", "a", "b", "E", "A", "B"):
         assert notebook[key] == pytest.approx(report[key], rel=1e-9), key
-    # and both are Epoch AI's replication (SCALING_LAWS.md section 3)
+    # and both are Epoch AI's replication (Besiroglu et al. 2024: alpha 0.3473, beta 0.3672)
     assert notebook["alpha"] == pytest.approx(0.3473, abs=5e-4)
     assert notebook["beta"] == pytest.approx(0.3672, abs=5e-4)
     assert notebook["a"] == pytest.approx(0.514, abs=1e-3)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 
@@ -51,7 +52,6 @@ def test_notebook_is_stored_without_outputs_and_ends_with_markdown(name: str) ->
 
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_matches_its_jupytext_twin(name: str) -> None:
-    jupytext = pytest.importorskip("jupytext")
     twin = jupytext.read(NOTEBOOKS / f"{name}.py")
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     assert [(c.cell_type, c.source) for c in twin.cells] == \

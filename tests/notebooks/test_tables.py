@@ -1,5 +1,6 @@
 """The tables shipped in notebooks/data/ follow the trial contract, are the size the notebooks
-need, and each is documented (command and commit) in notebooks/data/README.md."""
+need, and each is documented (command and commit) in notebooks/data/README.md. These check the
+committed data, not code: marked ``data``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pytest
 
 import carbs
 import scaling
+
+pytestmark = pytest.mark.data
 
 DATA = Path(__file__).resolve().parents[2] / "notebooks" / "data"
 CORE = ("trial_id", "sweep", "status", "output", "cost")

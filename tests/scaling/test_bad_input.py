@@ -1,6 +1,6 @@
 """Hostile input to ``python -m scaling report``: every case ends in a clear ``error: ...`` (exit
 2) naming the file / column / option, or in a report that says what it skipped and why; a
-report never leaves a mix of old and new files (issue 10, bugs 5 and 7 and the weak answers)."""
+report never leaves a mix of old and new files."""
 
 import json
 import logging

@@ -1,14 +1,19 @@
 """scaling.datasets: Epoch AI's Chinchilla table ships inside the package."""
 
 import fnmatch
+import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
 import scaling
 from scaling.datasets import chinchilla_epoch, chinchilla_epoch_path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10: the tomli backport (a dev dependency there)
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 EPOCH_COLUMNS = ["x", "y", "color", "Model Size", "Training FLOP", "hex_color", "loss"]
@@ -36,7 +41,6 @@ def test_table_is_in_the_trial_contract():
 
 def test_package_data_ships_every_data_file():
     """pyproject's package-data globs cover scaling/data/*, so wheels and installs carry it."""
-    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
     patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
         "package-data"]["scaling"]
     files = [p.relative_to(ROOT / "scaling").as_posix() for p in (ROOT / "scaling" / "data").iterdir()]

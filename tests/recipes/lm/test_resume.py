@@ -1,4 +1,4 @@
-"""Kill and resume (issue 10, bugs 1 and 3): a run SIGTERMed mid-training and relaunched with
+"""Kill and resume: a run SIGTERMed mid-training and relaunched with
 ``train.autoresume`` reports the whole run (cost, tokens, FLOPs, steps, wall seconds) exactly
 like an uninterrupted one; relaunching the finished run returns its result again."""
 from __future__ import annotations

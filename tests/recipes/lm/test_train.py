@@ -80,7 +80,7 @@ def test_resume_from_checkpoint_continues_the_same_trajectory(tiny_cfg, tmp_path
     assert "ep0-ba6-rank0.pt" in saved
     r2 = lm.train(tiny_cfg(model={"dropout": 0.1}, train={
         **base, "load_path": str(ckpt / "ep0-ba6-rank0.pt")}), callbacks=[second])
-    # the result counts the whole run (issue 10, bug 1), not only the steps after the resume
+    # the result counts the whole run, not only the steps after the resume
     assert r2["status"] == "ok" and r2["metric.resumed_from_step"] == 6
     for key in ("metric.steps", "metric.tokens", "metric.flops", "cost"):
         assert r2[key] == r_full[key], key
