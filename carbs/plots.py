@@ -4,8 +4,10 @@ against cost along the front, and convergence (best output against cumulative co
 
 from __future__ import annotations
 
+import functools
 import math
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,6 +21,9 @@ if TYPE_CHECKING:
 
 __all__ = ["plot_convergence", "plot_params_vs_cost", "plot_pareto_front"]
 
+#: Beyond this magnitude a linear axis's span (max - min, and its margins) can overflow.
+_LINEAR_LIMIT = 1e300
+
 
 def _save(fig, path: str | os.PathLike) -> str:
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -29,6 +34,27 @@ def _save(fig, path: str | os.PathLike) -> str:
     return str(path)
 
 
+def _quiet_overflow(plot: Callable[..., str]) -> Callable[..., str]:
+    """Outputs or costs near the float limit (1e308) overflow inside matplotlib's margins and
+    transforms; the plot is still drawn, so those numpy warnings are silenced."""
+
+    @functools.wraps(plot)
+    def wrapper(*args, **kwargs) -> str:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return plot(*args, **kwargs)
+
+    return wrapper
+
+
+def _readable_scale(ax, values) -> None:
+    """A symmetric-log y axis when the outputs span more than a float can hold in a linear
+    axis (|value| near 1e308: the axis's span and margins overflow); the linear one otherwise."""
+    finite = np.abs(np.asarray([v for v in values if math.isfinite(v)], dtype=float))
+    if len(finite) and finite.max() > _LINEAR_LIMIT:
+        ax.set_yscale("symlog")
+
+
+@_quiet_overflow
 def plot_pareto_front(opt: CARBS, path: str | os.PathLike, cost_label: str = "cost",
                       output_label: str = "output", show_search_origins: bool = True) -> str:
     """All observations (coloured by order); the observed cost/output Pareto front (every group
@@ -62,6 +88,7 @@ def plot_pareto_front(opt: CARBS, path: str | os.PathLike, cost_label: str = "co
                    color="red", s=30, clip_on=False, label=f"failures ({len(fails)})")
     if obs:
         ax.set_xscale("log")
+    _readable_scale(ax, [o.output for _, o in ok])
     ax.set_xlabel(cost_label)
     ax.set_ylabel(output_label)
     ax.set_title("CARBS: observations and Pareto front")
@@ -70,6 +97,7 @@ def plot_pareto_front(opt: CARBS, path: str | os.PathLike, cost_label: str = "co
     return _save(fig, path)
 
 
+@_quiet_overflow
 def plot_params_vs_cost(opt: CARBS, path: str | os.PathLike, cost_label: str = "cost") -> str:
     """Each parameter's value along the observed Pareto front (as drawn by
     :func:`plot_pareto_front`) against cost (log axes where the space is logarithmic;
@@ -103,6 +131,7 @@ def plot_params_vs_cost(opt: CARBS, path: str | os.PathLike, cost_label: str = "
     return _save(fig, path)
 
 
+@_quiet_overflow
 def plot_convergence(opt: CARBS, path: str | os.PathLike, cost_label: str = "cost") -> str:
     """Best output so far against cumulative cost."""
     obs = opt.observations
@@ -120,6 +149,7 @@ def plot_convergence(opt: CARBS, path: str | os.PathLike, cost_label: str = "cos
     ax.plot(cum, best, drawstyle="steps-post", color="C0")
     if cum:
         ax.set_xscale("log")
+    _readable_scale(ax, best)
     ax.set_xlabel(f"cumulative {cost_label}")
     ax.set_ylabel("best output so far")
     ax.set_title("CARBS convergence")

@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["bootstrap_counts", "interval_percentiles", "percentile_interval"]
+__all__ = ["MIN_RESAMPLES", "bootstrap_counts", "check_resamples", "interval_percentiles",
+           "percentile_interval"]
+
+#: Fewest resamples that make an interval (fewer all land on one or two values).
+MIN_RESAMPLES = 10
 
 
 def bootstrap_counts(rng: np.random.Generator, n: int, n_resamples: int) -> np.ndarray:
@@ -30,3 +34,16 @@ def percentile_interval(samples: np.ndarray, level: float) -> tuple[float, float
     """The central interval of confidence ``level`` of ``samples`` (NaN samples ignored)."""
     lo, hi = np.nanpercentile(samples, interval_percentiles(level), axis=0)
     return float(lo), float(hi)
+
+
+def check_resamples(n_bootstrap: int) -> None:
+    """Refuse a number of resamples that cannot make an interval: ValueError naming
+    ``n_bootstrap`` (``--bootstrap``) unless it is 0 (no intervals) or at least
+    :data:`MIN_RESAMPLES`."""
+    if isinstance(n_bootstrap, bool) or not isinstance(n_bootstrap, (int, np.integer)):
+        raise ValueError(f"n_bootstrap (--bootstrap) = {n_bootstrap!r}: use a whole number of "  # noqa: TRY004
+                         f"resamples")
+    if n_bootstrap < 0 or 0 < n_bootstrap < MIN_RESAMPLES:
+        raise ValueError(f"n_bootstrap (--bootstrap) = {n_bootstrap}: {n_bootstrap} resample(s) "
+                         f"cannot make an interval; use 0 (no intervals) or at least "
+                         f"{MIN_RESAMPLES} (1000 by default)")

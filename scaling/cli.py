@@ -166,6 +166,9 @@ def _configure_recommend(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
     p.add_argument("--level", type=float, default=0.95, help="confidence level of intervals")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    p.add_argument("--force", action="store_true",
+                   help="recommend for budgets more than 6 decades beyond the sweep's largest run "
+                        "too (refused otherwise)")
     p.add_argument("--quiet", action="store_true", help="warnings only on stderr")
 
 
@@ -196,7 +199,7 @@ def _run_recommend(args: argparse.Namespace) -> int:
                         follow=args.follow, laws=args.laws, fixed=_parse_fix(args.fix),
                         clamp=args.clamp,
                         n_bootstrap=args.bootstrap, level=args.level, seed=args.seed,
-                        command_prefix=args.command_prefix)
+                        command_prefix=args.command_prefix, force=args.force)
         print(rec.format_table())
         if args.out:
             path = rec.write(args.out)

@@ -9,7 +9,9 @@ is well), so callers decide whether to log them, print them or put them in a sum
 * :func:`collapsed_intervals`: a bootstrap interval of zero width: every resample returned the
   same value, so the fit is stuck (a flat or boundary optimum), not precise;
 * :func:`sparse_front`: too few Pareto-front points per decade of cost for a law to be trusted;
-* :func:`far_extrapolation`: a budget more than ``max_decades`` decades beyond the data.
+* :func:`far_extrapolation`: a budget more than ``max_decades`` decades beyond the data;
+* :func:`outliers`: values a law was fitted to that lie far from the rest (a sentinel such as
+  1.7e308, a unit mix-up): the law follows them.
 
 :func:`check_fit` runs the checks that apply to any fit object of :mod:`scaling`.
 """
@@ -31,6 +33,7 @@ __all__ = [
     "far_extrapolation",
     "grid_edge",
     "log_diagnostics",
+    "outliers",
     "sparse_front",
 ]
 
@@ -38,6 +41,12 @@ __all__ = [
 MIN_POINTS_PER_DECADE = 2.0
 #: Decades beyond the data after which :func:`far_extrapolation` warns.
 MAX_EXTRAPOLATION_DECADES = 2.0
+#: :func:`outliers`: robust z-score (median / MAD in the law's basic space) beyond which a value
+#: lies far from the rest, and the least distance (basic units: decades in log space) it needs.
+OUTLIER_Z = 10.0
+OUTLIER_MIN_DISTANCE = 3.0
+#: Magnitude beyond which a value is a sentinel or an overflow, never a measurement.
+FLOAT_LIMIT = 1e300
 
 
 @dataclass(frozen=True)
@@ -161,6 +170,44 @@ def far_extrapolation(budgets, cost_min: float, cost_max: float,
                 f"{cost_max:.3g}; warning above {max_decades:g}): the intervals are optimistic; "
                 f"sweep up to a larger budget first, or recommend in smaller steps."))
     return out
+
+
+def outliers(subject: str, values, space: str = "log") -> list[Diagnostic]:
+    """Values that lie far from the rest in the law's basic ``space`` (``log``, ``logit`` or
+    ``linear``): beyond :data:`OUTLIER_Z` robust standard deviations of the median and at least
+    :data:`OUTLIER_MIN_DISTANCE` basic units (decades in log space; relative to the median's
+    size in linear space) from it, or at the float limit (``|v| > 1e300``)."""
+    from tays.spaces import forward
+
+    v = np.asarray(_as_floats(values), dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) < 3:
+        return []
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t = forward(space, v) if space != "linear" else np.sign(v) * np.log10(1.0 + np.abs(v))
+    ok = np.isfinite(t)
+    med = float(np.median(t[ok])) if ok.any() else 0.0
+    mad = 1.4826 * float(np.median(np.abs(t[ok] - med))) if ok.any() else 0.0
+    dist = np.abs(t - med)
+    far = ~ok | ((dist > OUTLIER_MIN_DISTANCE) & (dist > OUTLIER_Z * mad))
+    far |= np.abs(v) > FLOAT_LIMIT
+    if not far.any():
+        return []
+    examples = ", ".join(f"{x:.3g}" for x in v[far][:3])
+    where = (f"the median of the others is {float(np.median(v[~far])):.3g}" if (~far).any()
+             else "no value is a plausible measurement")
+    return [Diagnostic(
+        "outliers", subject,
+        f"{int(far.sum())} of {len(v)} value(s) lie far from the rest or at the float limit "
+        f"({examples}; {where}): the law follows them; check those rows (a sentinel such as "
+        f"1.7e308, a unit mix-up) and drop them before trusting it.")]
+
+
+def _as_floats(values) -> np.ndarray:
+    """``values`` (a list, array or pandas Series; non-numbers become NaN) as floats."""
+    import pandas as pd
+
+    return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
 
 
 def check_fit(subject: str, fit) -> list[Diagnostic]:

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from scaling import chinchilla, diagnostics, plots
+from scaling.bootstrap import check_resamples
 from scaling.fits import FitError
 from scaling.frontier import pareto_front
 from scaling.io import describe_unusable, load_table, ok_rows, require_columns
@@ -67,8 +68,7 @@ class ReportConfig:
     def __post_init__(self) -> None:
         if self.direction not in ("min", "max"):
             raise ValueError(f"direction={self.direction!r}: use 'min' or 'max'.")
-        if self.n_bootstrap < 0:
-            raise ValueError(f"n_bootstrap={self.n_bootstrap}: use 0 (no intervals) or more.")
+        check_resamples(self.n_bootstrap)
         if not 0.0 < self.level < 1.0:
             raise ValueError(f"level={self.level}: use a confidence level in (0, 1), e.g. 0.95.")
         if self.format not in ("auto", "contract", "epoch"):
@@ -298,8 +298,7 @@ def _run(cfg: ReportConfig, out: Path) -> list[dict]:
     records += _param_records(cfg, front, pfits, budgets, extras, brief, out)
     cfits = _chinchilla_records(_with_drop_highest(cfg, table), table, budgets, records, extras,
                                 out)
-    diags = _diagnostics(front[cfg.cost_column].to_numpy(dtype=float), budgets, ffit, pfits,
-                         cfits)
+    diags = _diagnostics(front, cfg.cost_column, budgets, ffit, pfits, cfits)
     _write_summaries(out, cfg, table, front, records, extras, usage, brief, diags)
     return records
 
@@ -377,14 +376,16 @@ def _chinchilla_records(cfg, table, budgets, records, extras, out: Path) -> dict
     return cfits
 
 
-def _diagnostics(fcost: np.ndarray, budgets: np.ndarray, ffit, pfits: dict,
-                 cfits: dict) -> list:
+def _diagnostics(front: pd.DataFrame, cost_column: str, budgets: np.ndarray, ffit,
+                 pfits: dict, cfits: dict) -> list:
     """Every fit warning (:mod:`scaling.diagnostics`), logged."""
+    fcost = front[cost_column].to_numpy(dtype=float)
     diags = diagnostics.sparse_front(fcost)
     diags += diagnostics.far_extrapolation(budgets, float(fcost.min()), float(fcost.max()))
     diags += diagnostics.check_fit("frontier", ffit)
     for name, fit in pfits.items():
         diags += diagnostics.check_fit(f"param:{name}", fit)
+        diags += diagnostics.outliers(f"param:{name}", front[f"param.{name}"], fit.space)
     for name, fit in cfits.items():
         diags += diagnostics.check_fit(name, fit)
     diagnostics.log_diagnostics(diags, logger)

@@ -242,7 +242,16 @@ class CategoricalSpace:
     kind: ClassVar[str] = "categorical"
 
     def __post_init__(self) -> None:
-        choices = list(self.choices)
+        if isinstance(self.choices, (str, bytes)) or not isinstance(self.choices,
+                                                                     (Sequence, np.ndarray)):
+            unordered = isinstance(self.choices, (set, frozenset))
+            raise ValueError(  # noqa: TRY004  (every invalid space is a ValueError)
+                f"CategoricalSpace: choices must be a list of values such as ['gelu', 'relu'], "
+                f"not {type(self.choices).__name__} {self.choices!r}"
+                + (" (a set has no order, so the encoding would change between runs)"
+                   if unordered else ""))
+        choices = self.choices.tolist() if isinstance(self.choices, np.ndarray) \
+            else list(self.choices)
         if len(choices) < 2:
             raise ValueError(f"CategoricalSpace: choices needs at least 2 values, got {choices}")
         for c in choices:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from scaling import diagnostics
+from scaling.bootstrap import check_resamples
 from scaling.diagnostics import Diagnostic
 from scaling.fits import extrapolation_decades
 from scaling.frontier import pareto_front
@@ -27,17 +28,21 @@ from tays import Param, format_override
 
 logger = logging.getLogger("scaling.recommend")
 
-__all__ = ["CLAMP", "FOLLOW", "LAWS", "MIN_FRONT_POINTS", "recommend"]
+__all__ = ["CLAMP", "FOLLOW", "LAWS", "MAX_DECADES", "MIN_FRONT_POINTS", "recommend"]
 
 FOLLOW = ("chinchilla", "front")
 CLAMP = ("auto", "all", "none")
 LAWS = ("surface", "front")
 #: Fewest Pareto-front points a recommendation accepts.
 MIN_FRONT_POINTS = 4
+#: Decades beyond the sweep's costs past which a budget is refused unless forced.
+MAX_DECADES = 6.0
+#: Integers a config can hold (int64); a recommended value beyond it cannot be run.
+_MAX_INT = 2 ** 63
 
 
 # --- inputs -------------------------------------------------------------------------------
-def _parse_budgets(budgets, cost_max: float) -> list[float]:
+def _parse_budgets(budgets, cost_max: float, cost_column: str = "cost") -> list[float]:
     if isinstance(budgets, (str, int, float, np.number)):
         budgets = [budgets]
     out = []
@@ -48,6 +53,13 @@ def _parse_budgets(budgets, cost_max: float) -> list[float]:
         except ValueError:
             raise RecommendError(f"budget {b!r} is not a number (use e.g. 1e19, or 10x for "
                                  f"ten times the sweep's largest cost)") from None
+        if text.lower().endswith("x") and not math.isfinite(value) and math.isfinite(
+                float(text[:-1])):
+            raise RecommendError(
+                f"budget {b!r} is {text[:-1]} times the sweep's largest cost ({cost_max:.4g} in "
+                f"{cost_column!r}), which overflows a float: the costs are near the float limit "
+                f"(1.8e308); rescale the cost column (e.g. FLOPs in PFLOPs) or give the budget as "
+                f"a number")
         if not (math.isfinite(value) and value > 0):
             raise RecommendError(f"budget {b!r} must be a finite number > 0")
         out.append(value)
@@ -94,6 +106,7 @@ def recommend(
     seed: int = 0,
     command_prefix: str | None = None,
     min_front_points: int = MIN_FRONT_POINTS,
+    force: bool = False,
 ) -> Recommendation:
     """Recommend a configuration for each budget from a sweep's table (see the module doc).
 
@@ -120,18 +133,20 @@ def recommend(
         command_prefix: the command the overrides are appended to (default: from the sweep
             directory's Hydra files, ``python -m <app> <fixed overrides>``).
         min_front_points: fewest front points accepted.
+        force: recommend for budgets more than :data:`MAX_DECADES` decades beyond the sweep's
+            largest run too (refused otherwise).
 
     Raises:
         RecommendError: bad input (the message names the cause and the fix).
     """
-    _check_options(follow, clamp, laws, level)
+    _check_options(follow, clamp, laws, level, n_bootstrap)
     meta = None if isinstance(table, pd.DataFrame) else read_journal_meta(table)
     specs, space_from = _resolve_space(table, space, meta)
     df = load_table(table, "auto")
     source = df.attrs.get("source", "<DataFrame>")
     direction = _resolve_direction(direction, meta)
     ok, front, budgets = _front_and_budgets(df, source, budgets, cost_column, output_column,
-                                            direction, min_front_points)
+                                            direction, min_front_points, force)
     fcost = front[cost_column].to_numpy(dtype=float)
     diags: list[Diagnostic] = list(diagnostics.sparse_front(fcost))
     diags += diagnostics.far_extrapolation(budgets, float(fcost.min()), float(fcost.max()))
@@ -161,7 +176,7 @@ def recommend(
         models=rec.model_text, front=front)
 
 
-def _check_options(follow: str, clamp: str, laws: str, level: float) -> None:
+def _check_options(follow: str, clamp: str, laws: str, level: float, n_bootstrap: int) -> None:
     if follow not in FOLLOW:
         raise RecommendError(f"follow={follow!r}: use one of {FOLLOW}")
     if clamp not in CLAMP:
@@ -170,6 +185,10 @@ def _check_options(follow: str, clamp: str, laws: str, level: float) -> None:
         raise RecommendError(f"laws={laws!r}: use one of {LAWS}")
     if not 0 < level < 1:
         raise RecommendError(f"level={level}: use a confidence level in (0, 1)")
+    try:
+        check_resamples(n_bootstrap)
+    except ValueError as err:
+        raise RecommendError(str(err)) from None
 
 
 def _resolve_direction(direction: str | None, meta: dict | None) -> str:
@@ -184,17 +203,18 @@ def _resolve_direction(direction: str | None, meta: dict | None) -> str:
 
 
 def _front_and_budgets(df: pd.DataFrame, source: str, budgets, cost_column: str,
-                       output_column: str, direction: str, min_front_points: int
-                       ) -> tuple[pd.DataFrame, pd.DataFrame, list[float]]:
+                       output_column: str, direction: str, min_front_points: int,
+                       force: bool = False) -> tuple[pd.DataFrame, pd.DataFrame, list[float]]:
     """The successful trials, the Pareto front and the budgets, checked: enough front points,
-    no budget below the cheapest run."""
+    no budget below the cheapest run, none more than :data:`MAX_DECADES` beyond the largest
+    unless ``force``."""
     require_columns(df, [cost_column, output_column], "a recommendation")
     ok = ok_rows(df, [cost_column, output_column])
     if ok.empty:
         raise RecommendError(f"{source}: no successful trial with a finite {output_column!r} "
                              f"and {cost_column!r}; nothing to recommend from")
     cost_min, cost_max = float(ok[cost_column].min()), float(ok[cost_column].max())
-    budgets = _parse_budgets(budgets, cost_max)
+    budgets = _parse_budgets(budgets, cost_max, cost_column)
     front = pareto_front(df, cost_column, output_column, direction)
     if len(front) < min_front_points:
         raise RecommendError(
@@ -210,7 +230,27 @@ def _front_and_budgets(df: pd.DataFrame, source: str, budgets, cost_column: str,
                 f"{cost_column!r}): the laws are fitted from {cost_min:.4g} up, and "
                 f"extrapolating them downwards is not supported; use a budget of at least "
                 f"{cost_min:.4g}, typically 10-100x the largest ({cost_max:.4g}).")
+        beyond = math.log10(b / cost_max) if b > cost_max else 0.0
+        if beyond > MAX_DECADES and not force:
+            raise RecommendError(
+                f"budget {b:.4g} is {beyond:.1f} decades beyond the sweep's largest run "
+                f"({cost_max:.4g} in {cost_column!r}): laws fitted over "
+                f"{math.log10(cost_max / cost_min):.1f} decade(s) say nothing that far out; "
+                f"recommend at most {MAX_DECADES:g} decades beyond (typically 10-100x), sweep "
+                f"there and recommend again, or pass --force (force=True) to extrapolate anyway")
     return ok, front, budgets
+
+
+def _check_representable(item: BudgetRecommendation) -> None:
+    """Every value a config can hold: finite, and integers within int64."""
+    for n, v in item.params.items():
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        if not math.isfinite(v) or (isinstance(v, int) and abs(v) >= _MAX_INT):
+            raise RecommendError(
+                f"budget {item.budget:.4g}: {n} = {float(v):.4g} cannot be held by a config "
+                f"(not finite, or an integer beyond int64): the budget is too far beyond the "
+                f"sweep for its laws; use a smaller budget")
 
 
 def _hydra_job(table, df: pd.DataFrame, meta: dict | None, tuned: list[str]):
@@ -241,7 +281,13 @@ def _budget_items(rec: Builder, ffit: SaturatingFit | PowerLawFit, budgets: list
     with np.errstate(over="ignore", invalid="ignore"):
         pred = ffit.predict(budgets, warn_decades=np.inf)
     for i, b in enumerate(budgets):
-        item = rec.at_budget(b)
+        try:
+            item = rec.at_budget(b)
+        except (OverflowError, FloatingPointError) as err:
+            raise RecommendError(
+                f"budget {b:.4g}: the laws overflow there ({err}); the budget is too far beyond "
+                f"the sweep for them; use a smaller budget") from None
+        _check_representable(item)
         overrides = " ".join(format_override(n, v, digits=6) for n, v in item.params.items())
         item.command = f"{prefix} {overrides}" if prefix else overrides
         item.predicted_output = float(pred["value"].iloc[i])

@@ -4,6 +4,7 @@ categorical ones."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,7 @@ from scaling import diagnostics
 from scaling.diagnostics import Diagnostic
 from scaling.powerlaw import FitError, PowerLawFit, fit_power_laws
 from scaling.recommend.result import RecommendError
+from scaling.recommend.space import match_choice
 from tays import CategoricalSpace, LinearSpace, LogSpace, Param
 
 __all__ = ["ParamLaws", "fit_param_laws"]
@@ -52,17 +54,20 @@ def fit_param_laws(df: pd.DataFrame, ok: pd.DataFrame, front: pd.DataFrame,
     values, spaces, constants = {}, {}, []
     for n in out.names:
         col, spec = front[f"param.{n}"], (specs or {}).get(n)
-        if (spec is not None and isinstance(spec.space, CategoricalSpace)) or (spec is None and not _is_numeric(col)):
+        categorical = spec is not None and isinstance(spec.space, CategoricalSpace)
+        if categorical or (spec is None and not _is_numeric(col)):
             out.categorical.append(n)
             if n in fixed:
-                out.fixed_values[n] = fixed[n] if fixed[n] is not None else col.iloc[-1]
+                out.fixed_values[n] = col.iloc[-1] if fixed[n] is None else \
+                    _fixed_choice(n, fixed[n], spec)
             continue
         v = pd.to_numeric(col, errors="coerce").to_numpy(dtype=float)
         if not np.all(np.isfinite(v)):
             raise RecommendError(f"param.{n} has missing or non-numeric values along the "
                                  f"front; its search space says it is numeric")
         if n in fixed:
-            out.fixed_values[n] = float(v[-1]) if fixed[n] is None else fixed[n]
+            out.fixed_values[n] = float(v[-1]) if fixed[n] is None else \
+                _fixed_number(n, fixed[n], float(v[-1]))
             continue
         if v.min() == v.max():
             whole = pd.to_numeric(ok[f"param.{n}"], errors="coerce")
@@ -119,10 +124,32 @@ def _fit_laws(out: ParamLaws, cost: np.ndarray, values: dict[str, np.ndarray],
         if isinstance(fit, FitError):
             raise RecommendError(f"the law of {n} cannot be fitted: {fit}")
         diags.extend(diagnostics.check_fit(f"param:{n}", fit))
+        diags.extend(diagnostics.outliers(f"param:{n}", values[n], spaces[n]))
         out.laws[n] = fit
         v = values[n]
         out.log_slopes[n] = float(np.polyfit(np.log10(cost), np.log10(v), 1)[0]) \
             if np.all(v > 0) else 0.0
+
+
+def _fixed_number(name: str, value: Any, example: float) -> float:
+    """A ``--fix`` value of a numeric parameter, checked: a finite number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(float(value)):
+        raise RecommendError(f"--fix {name}={value!r} (fixed={{{name!r}: {value!r}}}): {name} is "
+                             f"numeric in the sweep; give a finite number, e.g. --fix "
+                             f"{name}={example:.6g}")
+    return value
+
+
+def _fixed_choice(name: str, value: Any, spec: Param | None) -> Any:
+    """A ``--fix`` value of a categorical parameter, checked against its choices."""
+    if spec is None:
+        return value
+    choice = match_choice(spec.space, value)
+    if not spec.space.contains(choice):
+        raise RecommendError(f"--fix {name}={value!r} (fixed={{{name!r}: {value!r}}}): not one "
+                             f"of {name}'s choices {list(spec.space.choices)}")
+    return choice
 
 
 def _is_numeric(series: pd.Series) -> bool:
@@ -145,7 +172,7 @@ def _infer_spec(name: str, column: pd.Series) -> Param:
     no bounds; centred on the median value."""
     v = pd.to_numeric(column, errors="coerce").dropna().to_numpy(dtype=float)
     space = LogSpace if len(v) and np.all(v > 0) else LinearSpace
-    center = float(np.median(v)) if len(v) else 1.0
+    center = float(np.sort(v)[len(v) // 2]) if len(v) else 1.0  # a value of the column
     if len(v) and np.all(v == np.round(v)) and np.all(np.abs(v) < 2 ** 62):
         g = int(np.gcd.reduce(np.abs(v).astype(np.int64)))
         return Param(name, space(is_integer=True, rounding_factor=max(g, 1)), center)

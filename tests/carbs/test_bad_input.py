@@ -187,3 +187,16 @@ def test_no_point_inside_the_bounds_names_the_parameter():
 def test_cuda_without_a_gpu_is_a_clear_error(params):
     with pytest.raises(ValueError, match="device='cuda' but CUDA is not available; use device=cpu or auto"):
         CARBS(CARBSConfig(better_direction_sign=-1, device="cuda"), params)
+
+
+def test_outputs_near_the_float_limit_are_still_plotted(opt, tmp_path):
+    """An objective of ~1e308 made matplotlib's linear axis overflow ('arange: cannot compute
+    length'); the sweep lost its plots. The axis turns symmetric-log instead."""
+    from carbs import plot_convergence, plot_params_vs_cost, plot_pareto_front
+
+    for i, output in enumerate([1e308, 1.5e308, -1e308, 1.0, 1.7e308]):
+        opt.observe({**CFG, "width": 64 + 8 * i}, output, float(i + 1))
+    for plot in (plot_pareto_front, plot_params_vs_cost, plot_convergence):
+        path = tmp_path / f"{plot.__name__}.png"
+        plot(opt, path)
+        assert path.stat().st_size > 0

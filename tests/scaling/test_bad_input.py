@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scaling import ReportConfig, fit_power_laws, io, run_report
+from scaling import ReportConfig, fit_power_laws, io, pareto_front, run_report
 from scaling.cli import main
 
 
@@ -281,3 +281,56 @@ def test_staging_left_by_a_killed_report_is_cleaned_up(tmp_path, capsys):
     assert _report([str(tmp_path / "t.csv"), "--out", str(tmp_path / "rep")], capsys)[0] == 0
     assert not dead.exists()
     assert os.path.isdir(tmp_path / "rep")
+
+
+# ----------------------------------------------------------------- weak answers of the last round
+def test_one_bootstrap_resample_is_refused_naming_the_option(tmp_path, capsys):
+    _table().to_csv(tmp_path / "t.csv", index=False)
+    for command in (["report", str(tmp_path / "t.csv"), "--out", str(tmp_path / "r")],
+                    ["recommend", str(tmp_path / "t.csv"), "--budget", "10x"]):
+        assert main([*command, "--bootstrap", "1", "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert "--bootstrap" in err and "cannot make an interval" in err, err
+        assert "flat" not in err
+
+
+def test_values_at_the_float_limit_are_flagged_as_outliers(tmp_path, capsys, caplog):
+    table = _table()
+    on_front = table["trial_id"].isin(pareto_front(table)["trial_id"].iloc[[2, 8]])
+    table.loc[on_front, "param.lr"] = [1.7e308, 1.6e308]  # overflowed learning rates
+    table.to_csv(tmp_path / "t.csv", index=False)
+    with caplog.at_level(logging.WARNING, logger="scaling"):
+        rc, err = _report([str(tmp_path / "t.csv"), "--out", str(tmp_path / "r"), "--no-plots"],
+                          capsys)
+    assert rc == 0, err
+    (warning,) = [m for m in caplog.messages if "outliers" in m or "far from the rest" in m]
+    assert "param:lr" in warning and "2 of 16" in warning and "1.7e+308" in warning, warning
+    assert "far from the rest" in (tmp_path / "r" / "summary.md").read_text()
+
+
+def _recommend(args, capsys):
+    rc = main(["recommend", *args, "--quiet", "--bootstrap", "0"])
+    return rc, capsys.readouterr().err
+
+
+def test_a_ten_times_budget_that_overflows_names_the_cause(tmp_path, capsys):
+    t = _table()
+    t["cost"] = t["cost"] / t["cost"].max() * 1e308  # costs near the float limit
+    t.to_csv(tmp_path / "t.csv", index=False)
+    rc, err = _recommend([str(tmp_path / "t.csv"), "--budget", "10x"], capsys)
+    assert rc == 2 and "10 times the sweep's largest cost" in err and "overflows" in err, err
+
+
+def test_a_budget_far_beyond_the_sweep_is_refused_unless_forced(tmp_path, capsys):
+    _table().to_csv(tmp_path / "t.csv", index=False)
+    rc, err = _recommend([str(tmp_path / "t.csv"), "--budget", "1e300"], capsys)
+    assert rc == 2 and "decades beyond the sweep's largest run" in err and "--force" in err, err
+    rc, err = _recommend([str(tmp_path / "t.csv"), "--budget", "1e13", "--force"], capsys)
+    assert "decades beyond" not in err  # 7 decades, forced: past the rule (the laws may fail)
+
+
+def test_a_fix_value_of_the_wrong_kind_names_fix_and_the_parameter(tmp_path, capsys):
+    _table().to_csv(tmp_path / "t.csv", index=False)
+    rc, err = _recommend([str(tmp_path / "t.csv"), "--budget", "10x", "--fix", "lr=abc"],
+                         capsys)
+    assert rc == 2 and "--fix lr='abc'" in err and "lr is numeric" in err, err
