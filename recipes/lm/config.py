@@ -121,6 +121,17 @@ class ModelConfig:
         """Hidden width of the MLP."""
         return max(1, round(self.mlp_ratio * self.d_model))
 
+    def flash_attention_problem(self) -> str | None:
+        """Why this shape cannot use PyTorch's flash-attention kernel on a GPU (None: it can).
+        ``scaled_dot_product_attention`` then silently falls back to a slower kernel."""
+        if self.position == "t5":
+            return ("position=t5 adds an explicit attention bias, which the flash kernel does "
+                    "not take; use position=rotary")
+        if self.d_head % 8 or self.d_head > 256:
+            return (f"the head width {self.d_head} (d_model / n_heads) must be a multiple of 8 "
+                    "and at most 256; set model.head_dim (e.g. 64) or an n_heads that gives one")
+        return None
+
 
 @dataclass
 class DataConfig:
@@ -206,8 +217,10 @@ class TrainConfig:
     """Evaluate validation loss every this many batches (0 = only at the end)."""
     precision: str = "auto"
     """``auto`` (``amp_bf16`` on GPU, ``fp32`` on CPU), ``fp32`` or ``amp_bf16``."""
-    compile: bool = False
-    """``torch.compile`` the model (worth it on GPU)."""
+    compile: bool | None = None
+    """``torch.compile`` the model; ``None`` (default) = on for GPU runs, off on CPU (where
+    compiling costs more than it saves for these models). For a sweep of very small models on a
+    GPU, whose trials last seconds, ``false`` saves each trial's compilation."""
     device: str = "auto"
     """``auto``, ``cpu`` or ``gpu``."""
     seed: int = 0
@@ -329,9 +342,9 @@ _SECTIONS = ("model", "data", "train", "logger")
 def to_lm_config(cfg: Any) -> LMConfig:
     """Build an :class:`LMConfig` from an ``LMConfig``, a Hydra ``DictConfig`` or a plain dict.
 
-    Sections may be mappings or the section dataclasses. Top-level keys other than
-    ``model``/``data``/``train``/``logger`` (e.g. a sweep's own settings) are ignored; unknown
-    fields inside a section and values of the wrong type are errors naming the field.
+    Sections may be mappings or the section dataclasses. A top-level key other than
+    ``model``/``data``/``train``/``logger`` (e.g. ``+foo=1`` on the command line), unknown
+    fields inside a section and values of the wrong type are errors naming the key.
     """
     if isinstance(cfg, LMConfig):
         return cfg
@@ -341,6 +354,11 @@ def to_lm_config(cfg: Any) -> LMConfig:
         if not isinstance(cfg, Mapping):
             raise TypeError(f"train(cfg): cfg must be an LMConfig, DictConfig or dict, got "
                             f"{type(cfg).__name__}")
+        unknown = sorted(str(k) for k in cfg if k not in _SECTIONS)
+        if unknown:
+            raise ValueError(f"{unknown[0]}: unknown key of the LM recipe's config (valid: "
+                             f"{', '.join(_SECTIONS)}, each with its fields, e.g. "
+                             f"train.lr); remove it or put it in its section")
         sections = {k: cfg[k] for k in _SECTIONS if cfg.get(k) is not None}
         for name, value in sections.items():
             if not (isinstance(value, Mapping) or is_dataclass(value)):

@@ -179,6 +179,11 @@ class GPT(nn.Module):
         logits = self.lm_head(self.ln_f(x))
         return logits * self.logit_scale if self.logit_scale != 1.0 else logits
 
+    def fsdp_wrap_fn(self, module: nn.Module) -> bool:
+        """Composer's FSDP wrap policy: one FSDP unit per transformer block, so FULL_SHARD
+        gathers one block's parameters at a time (the embeddings stay in the root unit)."""
+        return isinstance(module, Block)
+
     def param_groups(self, weight_decay: float) -> list[dict]:
         """AdamW groups: weight decay on 2-D weights (matmuls, embeddings), none on gains/biases."""
         params = {id(p): p for p in self.parameters() if p.requires_grad}.values()
