@@ -115,6 +115,15 @@ def test_cli_failed_run_prints_its_result_then_exits_non_zero(lm_cache, tmp_path
     assert "error: ValueError: model.n_heads: d_model=100 is not divisible" in proc.stderr
 
 
+@pytest.mark.parametrize(("override", "field"), [("+foo=1", "foo"),
+                                                 ("+model.foo=1", "model.foo")])
+def test_cli_a_key_added_with_plus_is_an_error_naming_it(lm_cache, tmp_path, override, field):
+    """``+key=value`` gets past Hydra's schema check; training must not ignore it."""
+    proc = _cli([override, f"hydra.run.dir={tmp_path}"], lm_cache, tmp_path)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert f"error: ValueError: {field}: unknown" in proc.stderr
+
+
 def test_multirun_job_returns_its_failed_result(lm_cache):
     """In a sweep (Hydra's MULTIRUN mode) the task function hands the failed result back."""
     from recipes.lm.__main__ import _task
