@@ -57,10 +57,19 @@ def _choice(field_name: str, value: Any, choices: tuple[str, ...]) -> None:
 
 @dataclass
 class ModelConfig:
-    """Shape of the decoder-only transformer (see :mod:`recipes.lm.model`)."""
+    """Shape of the decoder-only transformer (see :mod:`recipes.lm.model` and, for
+    ``impl=hf``, :mod:`recipes.lm.hf_model`)."""
 
     name: str = "tiny"
     """Label only (shows up in logs)."""
+    impl: str = "native"
+    """``native`` (the recipe's own GPT, :mod:`recipes.lm.model`) or ``hf`` (a Hugging Face
+    ``transformers`` causal LM of architecture ``arch``, built from these fields, no pretrained
+    weights)."""
+    arch: str = "llama"
+    """``impl=hf`` only: ``llama`` (RMSNorm, SwiGLU MLP of hidden width ``d_ff``, rotary
+    positions, no biases) or ``gpt2`` (LayerNorm and biases, GELU MLP, learned absolute
+    positions: ``position`` is not used)."""
     d_model: int = 128
     """Residual stream width."""
     n_layers: int = 2
@@ -87,6 +96,9 @@ class ModelConfig:
     """Weight init: ``gpt2`` (N(0, 0.02), residual outputs scaled by 1/sqrt(2 n_layers)) or ``t5``."""
     tie_embeddings: bool = True
     """Share the token embedding with the output projection."""
+    vocab_size: int | None = None
+    """Model vocabulary; ``None`` = the tokenizer's. Larger pads the embedding (e.g. to a
+    multiple of 64 on a GPU); smaller than the tokenizer is an error."""
 
     def __post_init__(self) -> None:
         _positive("model", self, "d_model", "n_layers", "context_length", "head_dim",
@@ -100,16 +112,31 @@ class ModelConfig:
         if self.d_model % self.n_heads:
             _fail("model.n_heads", f"d_model={self.d_model} is not divisible by "
                   f"n_heads={self.n_heads}; pick n_heads that divides d_model (or set head_dim)")
-        if self.position == "rotary" and (self.d_model // self.n_heads) % 2:
-            _fail("model.n_heads", f"rotary positions need an even head width, got "
-                  f"{self.d_model // self.n_heads}; change n_heads/head_dim or use position=t5")
-        _positive("model", self, "mlp_ratio")
-        if not 0.0 <= self.dropout < 1.0:
-            _fail("model.dropout", f"must be in [0, 1), got {self.dropout!r}")
+        _choice("model.impl", self.impl, ("native", "hf"))
+        _choice("model.arch", self.arch, ("llama", "gpt2"))
         _choice("model.position", self.position, ("rotary", "t5"))
         _choice("model.init", self.init, ("gpt2", "t5"))
+        if self.impl == "hf":
+            self._check_hf()
+        rotary = self.position == "rotary" and not (self.impl == "hf" and self.arch == "gpt2")
+        if rotary and (self.d_model // self.n_heads) % 2:
+            _fail("model.n_heads", f"rotary positions need an even head width, got "
+                  f"{self.d_model // self.n_heads}; change n_heads/head_dim or use position=t5")
+        _positive("model", self, "mlp_ratio", "vocab_size")
+        if not 0.0 <= self.dropout < 1.0:
+            _fail("model.dropout", f"must be in [0, 1), got {self.dropout!r}")
         if not self.rotary_base > 1:
             _fail("model.rotary_base", f"must be > 1, got {self.rotary_base!r}")
+
+    def _check_hf(self) -> None:
+        """What a ``transformers`` architecture cannot express, named before any training."""
+        if self.position == "t5":
+            kind = ("rotary" if self.arch == "llama" else "learned absolute")
+            _fail("model.position", f"impl=hf arch={self.arch} has {kind} positions, not T5's "
+                  "relative bias; leave position=rotary or use impl=native")
+        if self.init == "t5":
+            _fail("model.init", "impl=hf initialises as transformers does (N(0, 0.02)); leave "
+                  "init=gpt2 or use impl=native")
 
     @property
     def d_head(self) -> int:
@@ -159,7 +186,10 @@ class DataConfig:
     max_bytes: Count = None
     """Cap on the corpus text read (in-memory corpora); ``None`` = all of it."""
     tokenizer: str | None = None
-    """Path to a SentencePiece ``.model``; ``None`` = train one (BPE) and cache it."""
+    """Path to a SentencePiece ``.model``; ``hf:<hub id or directory>`` = a Hugging Face
+    tokenizer (``transformers.AutoTokenizer``, e.g. ``hf:t5-small``, ``hf:gpt2`` or a saved
+    tokenizer's directory; a hub id is read from the Hugging Face cache, downloaded when it is
+    not there); ``None`` = train a SentencePiece BPE model on the corpus and cache it."""
     vocab_size: int = 4096
     """Vocabulary size of a trained tokenizer."""
     tokenizer_train_bytes: Count = 5_000_000
@@ -247,6 +277,15 @@ class TrainConfig:
     """Shard parameters with FSDP (FULL_SHARD) instead of DDP when running on several GPUs."""
     num_workers: int = 0
     """DataLoader worker processes."""
+    export_hf: bool | None = None
+    """Save the final model as a Hugging Face checkpoint (``save_pretrained``, plus the
+    tokenizer) in ``hf_dir``: ``None`` (default) = at the end of a single command-line run, not
+    of a sweep's trials nor of a ``train()`` call; ``true`` = always (each trial into its own
+    directory); ``false`` = never. The native model is saved as the equivalent GPT-NeoX model
+    (``model.position=t5`` has no Hugging Face equivalent)."""
+    hf_dir: str | None = None
+    """Where the export goes; ``None`` = ``hf/`` in the Hydra run directory (a sweep trial's
+    own directory)."""
 
     def __post_init__(self) -> None:
         self.tokens = _count("train.tokens", self.tokens)

@@ -35,6 +35,7 @@ from recipes.lm.callbacks import (
 from recipes.lm.composer_model import ComposerGPT
 from recipes.lm.config import LMConfig, to_lm_config
 from recipes.lm.data import LMData, PackedDataset, build_data
+from recipes.lm.export import export_dir, export_hf
 from recipes.lm.hardware import peak_flops
 from recipes.lm.model import GPT, count_params, flops_per_token
 from recipes.lm.optim import build_optimizer
@@ -188,10 +189,40 @@ def steady_warmup(cfg: LMConfig) -> int:
     return min(50, max(2, cfg.steps // 10))
 
 
+def model_vocab_size(cfg: LMConfig, data: LMData) -> int:
+    """The model's vocabulary: ``model.vocab_size``, or the tokenizer's (the data's) when unset.
+
+    Raises:
+        ValueError: naming ``model.vocab_size`` when it is smaller than the tokenizer's.
+    """
+    want = cfg.model.vocab_size
+    if want is not None and want < data.vocab_size:
+        raise ValueError(f"model.vocab_size={want} is smaller than the tokenizer's "
+                         f"{data.vocab_size} tokens (data.tokenizer={cfg.data.tokenizer}); set "
+                         f"model.vocab_size >= {data.vocab_size} or leave it null")
+    return want or data.vocab_size
+
+
+def build_model(cfg: LMConfig, data: LMData) -> tuple[torch.nn.Module, Any]:
+    """The freshly initialised model (on the CPU) and its Composer wrapper:
+    :class:`~recipes.lm.model.GPT` in :class:`~recipes.lm.composer_model.ComposerGPT`, or for
+    ``model.impl=hf`` the ``transformers`` model in
+    :class:`~recipes.lm.hf_model.ComposerHFCausalLM`."""
+    vocab = model_vocab_size(cfg, data)
+    if cfg.model.impl == "hf":
+        from recipes.lm.export import _hf_tokenizer
+        from recipes.lm.hf_model import ComposerHFCausalLM, build_hf_model
+
+        model = build_hf_model(cfg.model, vocab, getattr(data.tokenizer, "eos_id", None))
+        return model, ComposerHFCausalLM(model, tokenizer=_hf_tokenizer(data.tokenizer))
+    model = GPT(cfg.model, vocab)
+    return model, ComposerGPT(model)
+
+
 def build_trainer(cfg: LMConfig, data: LMData, callbacks: Sequence[Any] = ()):
     """Build the model, optimiser, schedule, dataloaders and the ``composer.Trainer``.
 
-    Returns ``(trainer, gpt)``; exposed so benchmarks and tests drive the same Trainer.
+    Returns ``(trainer, model)``; exposed so benchmarks and tests drive the same Trainer.
     """
     from composer import Trainer
     from composer.algorithms import GradientClipping
@@ -206,14 +237,15 @@ def build_trainer(cfg: LMConfig, data: LMData, callbacks: Sequence[Any] = ()):
         log.warning("flash attention is off for this model: %s", why)
 
     torch.manual_seed(t.seed)
-    gpt = GPT(cfg.model, data.vocab_size).to(model_device(device))
-    optimizer, scheduler = build_optimizer(gpt, t, cfg.steps)  # fused AdamW when on CUDA
+    model, composer_model = build_model(cfg, data)
+    model.to(model_device(device))
+    optimizer, scheduler = build_optimizer(model, t, cfg.steps)  # fused AdamW when on CUDA
     train_spec = _train_dataloader(cfg, data, per_rank, pin_memory=device == "gpu")
     evaluator = val_evaluator(cfg, data, per_rank, micro)
     max_batches = min(cfg.steps, t.stop_after_batches or cfg.steps)
     lg = cfg.logger
     trainer = Trainer(
-        model=ComposerGPT(gpt),
+        model=composer_model,
         train_dataloader=train_spec,
         eval_dataloader=evaluator,
         eval_interval=_eval_schedule(t.eval_interval),
@@ -244,7 +276,7 @@ def build_trainer(cfg: LMConfig, data: LMData, callbacks: Sequence[Any] = ()):
         parallelism_config=parallelism,
         compile_config={} if resolved_compile(cfg, device) else None,
     )
-    return trainer, gpt
+    return trainer, model
 
 
 def _final_val_loss(trainer) -> float:
@@ -256,13 +288,16 @@ def _final_val_loss(trainer) -> float:
 
 
 def _model_metrics(cfg: LMConfig, vocab_size: int) -> dict[str, Any]:
-    """Log the model and the run's size; return the ``metric.*`` entries known before training."""
+    """Log the model and the run's size; return the ``metric.*`` entries known before training
+    (``vocab_size``: the model's)."""
     m, t, V = cfg.model, cfg.train, vocab_size
     params = count_params(m, V)
     fpt = flops_per_token(m, V)
-    log.info("model %s: %d params (%d non-embedding), d_model=%d n_layers=%d n_heads=%d d_head=%d "
-             "d_ff=%d ctx=%d vocab=%d; batch %d seqs (%d tokens), %d steps, %.3g training FLOPs",
-             m.name, params["total"], params["non_embedding"], m.d_model, m.n_layers, m.n_heads,
+    impl = f"hf {m.arch}" if m.impl == "hf" else "native"
+    log.info("model %s (%s): %d params (%d non-embedding), d_model=%d n_layers=%d n_heads=%d "
+             "d_head=%d d_ff=%d ctx=%d vocab=%d; batch %d seqs (%d tokens), %d steps, %.3g "
+             "training FLOPs", m.name, impl, params["total"], params["non_embedding"], m.d_model,
+             m.n_layers, m.n_heads,
              m.d_head, m.d_ff, m.context_length, V, cfg.batch_size, t.batch_tokens, cfg.steps,
              fpt * cfg.steps * t.batch_tokens)
     return {"metric.params": params["total"], "metric.params_non_embedding": params["non_embedding"],
@@ -329,8 +364,9 @@ def _fit(trainer, cfg: LMConfig, clock: RunClock, base: dict[str, Any], resumed_
 def _train(cfg: Any, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     """The body of :func:`train` (which wraps it with :func:`recipes.common.run_trial`)."""
     cfg = to_lm_config(cfg)
+    hf_dir = export_dir(cfg)  # an export that cannot happen is refused before any work
     data = build_data(cfg)
-    base = _model_metrics(cfg, data.vocab_size)
+    base = _model_metrics(cfg, model_vocab_size(cfg, data))
     start_process_group(composer_device(resolve_device(cfg.train.device, "train.device")))
     repair_autoresume(cfg)  # rank 0; the other ranks wait for it
     fence()
@@ -347,6 +383,8 @@ def _train(cfg: Any, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
         _fit(trainer, cfg, clock, base, resumed_from)
         result = spent()
         output = _final_val_loss(trainer)
+        if hf_dir is not None:
+            export_hf(cfg, trainer.state.model, data.tokenizer, base["metric.vocab_size"], hf_dir)
         return {"output": output, **result}
     except DivergenceError as exc:
         log.warning("%s", exc)

@@ -62,7 +62,7 @@ def test_two_ranks_resume_past_a_damaged_checkpoint(lm_cache, tmp_path, damage_c
     """Two data-parallel ranks (gloo on CPU) through Composer's launcher resume a run whose last
     checkpoint cannot be loaded from the one before: rank 0 alone sets the damaged file aside
     while rank 1 waits (both renaming it was a crash); they train, log (logger=file, Hydra's log
-    per rank) and print the JSON result. The run they resume was started by one process (in
+    per rank), print the JSON result and export the model. The run they resume was started by one process (in
     this one, to save a launch); a single ``python -m recipes.lm`` trains in test_resume.py."""
     from hydra import compose, initialize_config_dir
 
@@ -99,3 +99,5 @@ def test_two_ranks_resume_past_a_damaged_checkpoint(lm_cache, tmp_path, damage_c
     assert "FileNotFoundError" not in logs[0] + logs[1]
     assert (ckpt / "ep0-ba8-rank0.pt.corrupt").is_file()
     assert (tmp_path / "composer-rank0.log").is_file()  # logger=file
+    # a single command-line run exports its model, gathered over the ranks, written by rank 0
+    assert json.loads((tmp_path / "hf" / "config.json").read_text())["model_type"] == "gpt_neox"
