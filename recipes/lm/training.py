@@ -197,9 +197,11 @@ def model_vocab_size(cfg: LMConfig, data: LMData) -> int:
     """
     want = cfg.model.vocab_size
     if want is not None and want < data.vocab_size:
+        source = (f"data.tokenizer={cfg.data.tokenizer}" if cfg.data.tokenizer
+                  else "trained with data.vocab_size")
         raise ValueError(f"model.vocab_size={want} is smaller than the tokenizer's "
-                         f"{data.vocab_size} tokens (data.tokenizer={cfg.data.tokenizer}); set "
-                         f"model.vocab_size >= {data.vocab_size} or leave it null")
+                         f"{data.vocab_size} tokens ({source}); set model.vocab_size >= "
+                         f"{data.vocab_size} or leave it null")
     return want or data.vocab_size
 
 
