@@ -22,7 +22,7 @@ import torch
 
 from recipes.lm.config import LMConfig, ModelConfig
 
-__all__ = ["export_dir", "export_hf", "export_problem", "native_as_gpt_neox"]
+__all__ = ["export_dir", "export_hf", "export_problem", "hf_tokenizer_of", "native_as_gpt_neox"]
 
 log = logging.getLogger("recipes.lm.training")
 
@@ -119,7 +119,7 @@ def native_as_gpt_neox(cfg: ModelConfig, vocab_size: int, state: dict[str, torch
     return model
 
 
-def _hf_tokenizer(tokenizer: Any) -> Any:
+def hf_tokenizer_of(tokenizer: Any) -> Any:
     """The ``transformers`` tokenizer to save beside the model (None: there is none)."""
     from recipes.lm.hf_tokenizer import HFTokenizer, sentencepiece_as_hf
     from recipes.lm.tokenizer import Tokenizer
@@ -157,7 +157,7 @@ def export_hf(cfg: LMConfig, composer_model: Any, tokenizer: Any, vocab_size: in
             model = native_as_gpt_neox(cfg.model, vocab_size, state, eos)
         directory.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(str(directory))
-        hf_tok = _hf_tokenizer(tokenizer)
+        hf_tok = hf_tokenizer_of(tokenizer)
         if hf_tok is not None:
             hf_tok.save_pretrained(str(directory))
         log.info("saved the final model as a Hugging Face checkpoint (%s%s) in %s",

@@ -212,11 +212,11 @@ def build_model(cfg: LMConfig, data: LMData) -> tuple[torch.nn.Module, Any]:
     :class:`~recipes.lm.hf_model.ComposerHFCausalLM`."""
     vocab = model_vocab_size(cfg, data)
     if cfg.model.impl == "hf":
-        from recipes.lm.export import _hf_tokenizer
+        from recipes.lm.export import hf_tokenizer_of
         from recipes.lm.hf_model import ComposerHFCausalLM, build_hf_model
 
         model = build_hf_model(cfg.model, vocab, getattr(data.tokenizer, "eos_id", None))
-        return model, ComposerHFCausalLM(model, tokenizer=_hf_tokenizer(data.tokenizer))
+        return model, ComposerHFCausalLM(model, tokenizer=hf_tokenizer_of(data.tokenizer))
     model = GPT(cfg.model, vocab)
     return model, ComposerGPT(model)
 
