@@ -6,11 +6,15 @@ AdamW, warm-up + cosine schedule, gradient clipping; no evaluation, no logging).
 timed over the same steady-state window (after 5 warm-up steps), runs alternate, and the
 best of ``--repeats`` is kept for each. Overhead ratio = plain tokens/s / Composer tokens/s
 (target <= 1.10). It also times rotary vs T5-bias positions (best-of-N forward+backward
-of the same shape at two context lengths).
+of the same shape at two context lengths), and the native model against Hugging Face
+architectures of the same size (``model.impl=hf``: Llama with a SwiGLU MLP of 8/3 d_model, which
+holds as many weights as the native 4 d_model GELU MLP, and GPT-2 with a 4 d_model MLP), each
+through the recipe's Composer run on the same batches, alternating, best of ``--repeats``.
 
 GPU section (only if CUDA is available): a GPT-2-small shape (d_model 768, 12 layers, 12 heads,
 context 1024, ~124M params with a 50304 vocab), bf16 autocast, torch.compile, 50 steps through
-Composer: tokens/s and MFU (peak bf16 FLOP/s from recipes.lm.hardware).
+Composer: tokens/s and MFU (peak bf16 FLOP/s from recipes.lm.hardware), native and
+``impl=hf`` Llama.
 
     python -m benchmarks.lm_throughput [--quick] [--threads 1]
 
@@ -153,9 +157,41 @@ def cpu_section(quick: bool, repeats: int, warmup: int) -> list[dict]:
             "plain_tokens_per_s": round(best["plain"], 1),
             "overhead_ratio": round(ratio, 4), "target_ratio": 1.10}]
 
+    out.append(native_vs_hf_section(cfg, data, repeats, warmup))
     out.append(position_section(model, contexts=(64, 256) if quick else (128, 512),
                                 reps=4 if quick else 8))
     return out
+
+
+def native_vs_hf_section(cfg: LMConfig, data: LMData, repeats: int, warmup: int) -> dict:
+    """Composer tokens/s of the native model and of ``model.impl=hf`` Llama and GPT-2 at the
+    same width, depth, heads, context and vocabulary, on the same data and schedule."""
+    from dataclasses import replace
+
+    from recipes.lm.model import count_params
+
+    arms = {"native": cfg.model,
+            "hf_llama": replace(cfg.model, impl="hf", arch="llama", mlp_ratio=8 / 3),
+            "hf_gpt2": replace(cfg.model, impl="hf", arch="gpt2")}
+    best = dict.fromkeys(arms, 0.0)
+    for _ in range(repeats):  # alternate, keep the best of each
+        for name, model in arms.items():
+            arm_cfg = replace(cfg, model=model)
+            best[name] = max(best[name], composer_tokens_per_s(arm_cfg, data, warmup))
+    m = cfg.model
+    row: dict = {"benchmark": "lm_throughput", "section": "cpu_native_vs_hf",
+                 "d_model": m.d_model, "n_layers": m.n_layers, "n_heads": m.n_heads,
+                 "context": m.context_length, "vocab": data.vocab_size,
+                 "batch_tokens": cfg.train.batch_tokens, "steps": cfg.steps,
+                 "threads": torch.get_num_threads()}
+    for name, model in arms.items():
+        row[f"{name}_params"] = count_params(model, data.vocab_size)["total"]
+        row[f"{name}_tokens_per_s"] = round(best[name], 1)
+    for name in ("hf_llama", "hf_gpt2"):
+        row[f"{name}_vs_native"] = round(best[name] / best["native"], 4)
+    print(f"native vs Hugging Face, {m.d_model}x{m.n_layers} ctx {m.context_length}: "
+          + ", ".join(f"{n} {best[n]:.0f} tok/s ({row[f'{n}_params']} params)" for n in arms))
+    return row
 
 
 def position_section(model: ModelConfig, contexts: tuple[int, ...], reps: int) -> dict:
@@ -181,25 +217,35 @@ def position_section(model: ModelConfig, contexts: tuple[int, ...], reps: int) -
 
 
 def gpu_section(quick: bool) -> list[dict]:
+    """gpt125m on the GPU through Composer: the native model, then ``impl=hf`` Llama at the same
+    size (SwiGLU of 8/3 d_model), tokens/s and MFU of each."""
+    from dataclasses import replace
+
     if not torch.cuda.is_available():
         print("GPU section skipped: CUDA is not available")
         return [{"benchmark": "lm_throughput", "section": "gpu_mfu", "skipped": "no CUDA device"}]
-    model = ModelConfig(name="gpt125m", d_model=768, n_layers=12, n_heads=12, context_length=1024)
+    native = ModelConfig(name="gpt125m", d_model=768, n_layers=12, n_heads=12, context_length=1024)
     vocab, steps, seqs = 50304, (20 if quick else 50), 32
-    batch_tokens = seqs * model.context_length
-    cfg, data = random_token_setup(model, vocab, steps, seqs, device="gpu", precision="amp_bf16",
-                                   compile=True)
+    batch_tokens = seqs * native.context_length
     warmup = 10 if steps > 10 else 1  # compilation happens in the first steps
-    tps = composer_tokens_per_s(cfg, data, warmup)
     name = torch.cuda.get_device_name()
     peak = peak_flops(name)
-    mfu = flops_per_token(model, vocab) * tps / peak if peak else float("nan")
-    params = count_params(model, vocab)["total"]
-    print(f"GPU {name}: {params / 1e6:.1f}M params, ctx 1024, bf16, compile, {steps} steps: "
-          f"{tps:.0f} tok/s, MFU {mfu:.1%} (target >= 40% on H100)")
-    return [{"benchmark": "lm_throughput", "section": "gpu_mfu", "device": name, "params": params,
-             "steps": steps, "batch_tokens": batch_tokens, "tokens_per_s": round(tps, 1),
-             "mfu": round(mfu, 4), "target_mfu": 0.40}]
+    out = []
+    for arm, model in (("native", native),
+                       ("hf_llama", replace(native, impl="hf", arch="llama", mlp_ratio=8 / 3))):
+        cfg, data = random_token_setup(model, vocab, steps, seqs, device="gpu",
+                                       precision="amp_bf16", compile=True)
+        tps = composer_tokens_per_s(cfg, data, warmup)
+        mfu = flops_per_token(model, vocab) * tps / peak if peak else float("nan")
+        params = count_params(model, vocab)["total"]
+        print(f"GPU {name} {arm}: {params / 1e6:.1f}M params, ctx 1024, bf16, compile, {steps} "
+              f"steps: {tps:.0f} tok/s, MFU {mfu:.1%} (target >= 40% on H100)")
+        out.append({"benchmark": "lm_throughput", "section": "gpu_mfu", "model": arm,
+                    "device": name, "params": params, "steps": steps,
+                    "batch_tokens": batch_tokens, "tokens_per_s": round(tps, 1),
+                    "mfu": round(mfu, 4), "target_mfu": 0.40})
+        torch.cuda.empty_cache()
+    return out
 
 
 def main() -> None:

@@ -52,7 +52,12 @@ class CARBSConfig:
         cost_stratum_fraction: the fraction of the candidates, nearest the target cost, that the
             suggestion is chosen from.
         outstanding_suggestion_estimator: "thompson" (sample) or "mean" (kriging believer).
-        device: "auto" (cuda when available), "cpu", "cuda", ...
+        device: where the GPs' posteriors are computed: "cpu" (default), "auto" (cuda when
+            available), "cuda", ... The hyperparameter fit runs in numpy on the CPU whatever
+            this says; the posteriors are float64 matrices of at most a few thousand points,
+            where a GPU's launch latency and transfers outweigh its arithmetic (float64 is slow
+            on most GPUs), and a sweep's trials may be training on that GPU in the same process.
+            benchmarks/gpu_check.py's suggest section times both on a GPU machine.
         max_fit_points: GP hyperparameters are fitted on at most this many points (a stable
             random subsample); the posterior always conditions on all points.
         fit_max_iter: L-BFGS iterations of a GP's first (cold) fit.
@@ -82,7 +87,7 @@ class CARBSConfig:
     is_pareto_group_selection_conservative: bool = True
     is_high_cost_clamping_on: bool = True
     outstanding_suggestion_estimator: str = "thompson"
-    device: str = "auto"
+    device: str = "cpu"
     max_fit_points: int = 300
     fit_max_iter: int = 50
     fit_warm_max_iter: int | None = 15

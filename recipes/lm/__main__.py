@@ -24,7 +24,8 @@ RESULT_KEYS = (
     "output", "cost", "status", "metric.params", "metric.params_non_embedding",
     "metric.vocab_size", "metric.flops_per_token", "metric.world_size", "metric.steps",
     "metric.tokens", "metric.flops", "metric.wall_seconds", "metric.tokens_per_second",
-    "metric.mfu", "metric.resumed_from_step", "metric.resumed_wall_seconds",
+    "metric.mfu", "metric.tokens_per_second_steady", "metric.mfu_steady",
+    "metric.microbatch_size", "metric.resumed_from_step", "metric.resumed_wall_seconds",
 )
 
 

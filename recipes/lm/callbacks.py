@@ -11,7 +11,8 @@ from composer.core import Callback, State
 from composer.loggers import Logger
 from composer.utils import dist
 
-__all__ = ["DivergenceDetector", "DivergenceError", "LossHistory", "RunClock", "StreamEpoch"]
+__all__ = ["DivergenceDetector", "DivergenceError", "LossHistory", "RunClock", "SteadyClock",
+           "StreamEpoch"]
 
 
 class DivergenceError(RuntimeError):
@@ -105,3 +106,50 @@ class RunClock(Callback):
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.prior_seconds = float(state.get("wall_seconds", 0.0))
+
+
+class SteadyClock(Callback):
+    """Training speed in steady state: the batches and wall seconds from the end of batch
+    ``warmup`` of this process (compilation, CUDA autotuning, the micro-batch search and the data pipeline's
+    start happen before it) to the last batch, evaluation time left out.
+
+    ``metric.mfu`` counts the whole run (start-up, compilation and evaluation included), which is
+    the cost a sweep pays; this is the speed the hardware reaches, reported beside it. On CUDA
+    the window's ends synchronise the device (two waits per run, not one per step).
+    """
+
+    def __init__(self, warmup: int) -> None:
+        self.warmup = max(1, warmup)
+        self.batches = 0
+        """Batches in the window (0: the run ended before its window did)."""
+        self.seconds = 0.0
+        """Their wall seconds, evaluation left out."""
+        self._start = 0
+        self._t0: float | None = None
+        self._eval_t0: float | None = None
+        self._eval_seconds = 0.0
+
+    def fit_start(self, state: State, logger: Logger) -> None:
+        self._start = int(state.timestamp.batch) + self.warmup  # a resumed run warms up too
+
+    @staticmethod
+    def _now(state: State) -> float:
+        if state.device.name == "gpu":
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
+    def batch_end(self, state: State, logger: Logger) -> None:
+        step = int(state.timestamp.batch)
+        if step == self._start:
+            self._t0, self._eval_seconds = self._now(state), 0.0
+        elif self._t0 is not None and step == int(state.max_duration.value):
+            self.seconds = self._now(state) - self._t0 - self._eval_seconds
+            self.batches = step - self._start
+
+    def eval_start(self, state: State, logger: Logger) -> None:
+        self._eval_t0 = self._now(state) if self._t0 is not None else None
+
+    def eval_end(self, state: State, logger: Logger) -> None:
+        if self._eval_t0 is not None:
+            self._eval_seconds += self._now(state) - self._eval_t0
+            self._eval_t0 = None

@@ -57,10 +57,19 @@ def _choice(field_name: str, value: Any, choices: tuple[str, ...]) -> None:
 
 @dataclass
 class ModelConfig:
-    """Shape of the decoder-only transformer (see :mod:`recipes.lm.model`)."""
+    """Shape of the decoder-only transformer (see :mod:`recipes.lm.model` and, for
+    ``impl=hf``, :mod:`recipes.lm.hf_model`)."""
 
     name: str = "tiny"
     """Label only (shows up in logs)."""
+    impl: str = "native"
+    """``native`` (the recipe's own GPT, :mod:`recipes.lm.model`) or ``hf`` (a Hugging Face
+    ``transformers`` causal LM of architecture ``arch``, built from these fields, no pretrained
+    weights)."""
+    arch: str = "llama"
+    """``impl=hf`` only: ``llama`` (RMSNorm, SwiGLU MLP of hidden width ``d_ff``, rotary
+    positions, no biases) or ``gpt2`` (LayerNorm and biases, GELU MLP, learned absolute
+    positions: ``position`` is not used)."""
     d_model: int = 128
     """Residual stream width."""
     n_layers: int = 2
@@ -87,6 +96,9 @@ class ModelConfig:
     """Weight init: ``gpt2`` (N(0, 0.02), residual outputs scaled by 1/sqrt(2 n_layers)) or ``t5``."""
     tie_embeddings: bool = True
     """Share the token embedding with the output projection."""
+    vocab_size: int | None = None
+    """Model vocabulary; ``None`` = the tokenizer's. Larger pads the embedding (e.g. to a
+    multiple of 64 on a GPU); smaller than the tokenizer is an error."""
 
     def __post_init__(self) -> None:
         _positive("model", self, "d_model", "n_layers", "context_length", "head_dim",
@@ -100,16 +112,31 @@ class ModelConfig:
         if self.d_model % self.n_heads:
             _fail("model.n_heads", f"d_model={self.d_model} is not divisible by "
                   f"n_heads={self.n_heads}; pick n_heads that divides d_model (or set head_dim)")
-        if self.position == "rotary" and (self.d_model // self.n_heads) % 2:
-            _fail("model.n_heads", f"rotary positions need an even head width, got "
-                  f"{self.d_model // self.n_heads}; change n_heads/head_dim or use position=t5")
-        _positive("model", self, "mlp_ratio")
-        if not 0.0 <= self.dropout < 1.0:
-            _fail("model.dropout", f"must be in [0, 1), got {self.dropout!r}")
+        _choice("model.impl", self.impl, ("native", "hf"))
+        _choice("model.arch", self.arch, ("llama", "gpt2"))
         _choice("model.position", self.position, ("rotary", "t5"))
         _choice("model.init", self.init, ("gpt2", "t5"))
+        if self.impl == "hf":
+            self._check_hf()
+        rotary = self.position == "rotary" and not (self.impl == "hf" and self.arch == "gpt2")
+        if rotary and (self.d_model // self.n_heads) % 2:
+            _fail("model.n_heads", f"rotary positions need an even head width, got "
+                  f"{self.d_model // self.n_heads}; change n_heads/head_dim or use position=t5")
+        _positive("model", self, "mlp_ratio", "vocab_size")
+        if not 0.0 <= self.dropout < 1.0:
+            _fail("model.dropout", f"must be in [0, 1), got {self.dropout!r}")
         if not self.rotary_base > 1:
             _fail("model.rotary_base", f"must be > 1, got {self.rotary_base!r}")
+
+    def _check_hf(self) -> None:
+        """What a ``transformers`` architecture cannot express, named before any training."""
+        if self.position == "t5":
+            kind = ("rotary" if self.arch == "llama" else "learned absolute")
+            _fail("model.position", f"impl=hf arch={self.arch} has {kind} positions, not T5's "
+                  "relative bias; leave position=rotary or use impl=native")
+        if self.init == "t5":
+            _fail("model.init", "impl=hf initialises as transformers does (N(0, 0.02)); leave "
+                  "init=gpt2 or use impl=native")
 
     @property
     def d_head(self) -> int:
@@ -120,6 +147,17 @@ class ModelConfig:
     def d_ff(self) -> int:
         """Hidden width of the MLP."""
         return max(1, round(self.mlp_ratio * self.d_model))
+
+    def flash_attention_problem(self) -> str | None:
+        """Why this shape cannot use PyTorch's flash-attention kernel on a GPU (None: it can).
+        ``scaled_dot_product_attention`` then silently falls back to a slower kernel."""
+        if self.position == "t5":
+            return ("position=t5 adds an explicit attention bias, which the flash kernel does "
+                    "not take; use position=rotary")
+        if self.d_head % 8 or self.d_head > 256:
+            return (f"the head width {self.d_head} (d_model / n_heads) must be a multiple of 8 "
+                    "and at most 256; set model.head_dim (e.g. 64) or an n_heads that gives one")
+        return None
 
 
 @dataclass
@@ -148,7 +186,10 @@ class DataConfig:
     max_bytes: Count = None
     """Cap on the corpus text read (in-memory corpora); ``None`` = all of it."""
     tokenizer: str | None = None
-    """Path to a SentencePiece ``.model``; ``None`` = train one (BPE) and cache it."""
+    """Path to a SentencePiece ``.model``; ``hf:<hub id or directory>`` = a Hugging Face
+    tokenizer (``transformers.AutoTokenizer``, e.g. ``hf:t5-small``, ``hf:gpt2`` or a saved
+    tokenizer's directory; a hub id is read from the Hugging Face cache, downloaded when it is
+    not there); ``None`` = train a SentencePiece BPE model on the corpus and cache it."""
     vocab_size: int = 4096
     """Vocabulary size of a trained tokenizer."""
     tokenizer_train_bytes: Count = 5_000_000
@@ -206,8 +247,10 @@ class TrainConfig:
     """Evaluate validation loss every this many batches (0 = only at the end)."""
     precision: str = "auto"
     """``auto`` (``amp_bf16`` on GPU, ``fp32`` on CPU), ``fp32`` or ``amp_bf16``."""
-    compile: bool = False
-    """``torch.compile`` the model (worth it on GPU)."""
+    compile: bool | None = None
+    """``torch.compile`` the model; ``None`` (default) = on for GPU runs, off on CPU (where
+    compiling costs more than it saves for these models). For a sweep of very small models on a
+    GPU, whose trials last seconds, ``false`` saves each trial's compilation."""
     device: str = "auto"
     """``auto``, ``cpu`` or ``gpu``."""
     seed: int = 0
@@ -234,6 +277,15 @@ class TrainConfig:
     """Shard parameters with FSDP (FULL_SHARD) instead of DDP when running on several GPUs."""
     num_workers: int = 0
     """DataLoader worker processes."""
+    export_hf: bool | None = None
+    """Save the final model as a Hugging Face checkpoint (``save_pretrained``, plus the
+    tokenizer) in ``hf_dir``: ``None`` (default) = at the end of a single command-line run, not
+    of a sweep's trials nor of a ``train()`` call; ``true`` = always (each trial into its own
+    directory); ``false`` = never. The native model is saved as the equivalent GPT-NeoX model
+    (``model.position=t5`` has no Hugging Face equivalent)."""
+    hf_dir: str | None = None
+    """Where the export goes; ``None`` = ``hf/`` in the Hydra run directory (a sweep trial's
+    own directory)."""
 
     def __post_init__(self) -> None:
         self.tokens = _count("train.tokens", self.tokens)
@@ -329,9 +381,9 @@ _SECTIONS = ("model", "data", "train", "logger")
 def to_lm_config(cfg: Any) -> LMConfig:
     """Build an :class:`LMConfig` from an ``LMConfig``, a Hydra ``DictConfig`` or a plain dict.
 
-    Sections may be mappings or the section dataclasses. Top-level keys other than
-    ``model``/``data``/``train``/``logger`` (e.g. a sweep's own settings) are ignored; unknown
-    fields inside a section and values of the wrong type are errors naming the field.
+    Sections may be mappings or the section dataclasses. A top-level key other than
+    ``model``/``data``/``train``/``logger`` (e.g. ``+foo=1`` on the command line), unknown
+    fields inside a section and values of the wrong type are errors naming the key.
     """
     if isinstance(cfg, LMConfig):
         return cfg
@@ -341,6 +393,11 @@ def to_lm_config(cfg: Any) -> LMConfig:
         if not isinstance(cfg, Mapping):
             raise TypeError(f"train(cfg): cfg must be an LMConfig, DictConfig or dict, got "
                             f"{type(cfg).__name__}")
+        unknown = sorted(str(k) for k in cfg if k not in _SECTIONS)
+        if unknown:
+            raise ValueError(f"{unknown[0]}: unknown key of the LM recipe's config (valid: "
+                             f"{', '.join(_SECTIONS)}, each with its fields, e.g. "
+                             f"train.lr); remove it or put it in its section")
         sections = {k: cfg[k] for k in _SECTIONS if cfg.get(k) is not None}
         for name, value in sections.items():
             if not (isinstance(value, Mapping) or is_dataclass(value)):

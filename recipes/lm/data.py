@@ -192,36 +192,45 @@ class PackedDataset(Dataset):
 class StreamingPackedDataset(IterableDataset):
     """Streams documents, tokenises on the fly and yields packed sequences.
 
-    Each distributed rank (and DataLoader worker) reads its own part of the stream
-    (``datasets.distributed.split_dataset_by_node``); documents in the validation hash
-    bucket are skipped when validation comes from the same stream.
+    Each distributed rank reads its own part of the stream
+    (``datasets.distributed.split_dataset_by_node``: whole shards when their number divides by
+    the ranks, else every ``world_size``-th document); inside DataLoader worker processes
+    ``datasets`` divides the rank's shards among the workers itself, so the stream is split by
+    rank only here (splitting by rank x worker as well would make each worker read a fraction of
+    its part). Documents in the validation hash bucket are skipped when validation comes from the
+    same stream. ``rank`` / ``world_size`` default to the process's (Composer's ``dist``) when
+    the dataset is built.
     """
 
-    def __init__(self, cfg: LMConfig, tok: Tokenizer, skip_validation_docs: bool):
+    def __init__(self, cfg: LMConfig, tok: Tokenizer, skip_validation_docs: bool,
+                 rank: int | None = None, world_size: int | None = None):
+        from composer.utils import dist
+
         self.cfg, self.tok, self.skip_val = cfg, tok, skip_validation_docs
+        self.rank = dist.get_global_rank() if rank is None else rank
+        self.world_size = dist.get_world_size() if world_size is None else world_size
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
-    def __iter__(self) -> Iterator[torch.Tensor]:
-        from composer.utils import dist
+    def documents(self) -> Iterator[str]:
+        """The training documents this rank (and, in a worker process, this worker) reads."""
         from datasets.distributed import split_dataset_by_node
 
         d = self.cfg.data
         stream = _hf_stream(self.cfg, "train")
         stream = stream.shuffle(seed=d.seed + self.epoch, buffer_size=d.shuffle_buffer)
-        parts, index = dist.get_world_size(), dist.get_global_rank()
-        worker = torch.utils.data.get_worker_info()
-        if worker is not None:
-            parts, index = parts * worker.num_workers, index * worker.num_workers + worker.id
-        if parts > 1:
-            stream = split_dataset_by_node(stream, rank=index, world_size=parts)
+        if self.world_size > 1:
+            stream = split_dataset_by_node(stream, rank=self.rank, world_size=self.world_size)
         texts = (r[d.text_field] for r in stream)
         if self.skip_val:
             texts = (t for t in texts if not is_validation(t, d.val_fraction, d.seed))
-        for seq in pack_sequences(_encode_stream(texts, self.tok), self.cfg.model.context_length + 1,
-                                  self.tok.eos_id):
+        return texts
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        for seq in pack_sequences(_encode_stream(self.documents(), self.tok),
+                                  self.cfg.model.context_length + 1, self.tok.eos_id):
             yield torch.tensor(seq, dtype=torch.long)
 
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 __all__ = ["PEAK_BF16_FLOPS", "peak_flops"]
 
-# Vendor datasheets, dense (no 2:4 sparsity), bf16 inputs with fp32 accumulation.
+# Vendor datasheets, dense (no 2:4 sparsity), bf16 inputs with fp32 accumulation. The most
+# specific key in the device name wins, so "h200 nvl" (a 600 W PCIe card) is not the SXM "h200",
+# and "l40" (181 TFLOP/s) is neither the "l40s" nor the "l4".
 PEAK_BF16_FLOPS: dict[str, float] = {
-    "h200": 989e12,
+    "h200 nvl": 835e12,
+    "h200": 989e12,  # SXM
     "h100 pcie": 756e12,
     "h100 nvl": 835e12,
     "h100": 989e12,  # SXM / HBM3
@@ -22,6 +25,7 @@ PEAK_BF16_FLOPS: dict[str, float] = {
     "a10g": 70e12,
     "a10": 125e12,
     "l40s": 362e12,
+    "l40": 181e12,
     "l4": 121e12,
     "rtx 4090": 165e12,
     "rtx 3090": 71e12,

@@ -179,31 +179,56 @@ class GPT(nn.Module):
         logits = self.lm_head(self.ln_f(x))
         return logits * self.logit_scale if self.logit_scale != 1.0 else logits
 
+    def fsdp_wrap_fn(self, module: nn.Module) -> bool:
+        """Composer's FSDP wrap policy: one FSDP unit per transformer block, so FULL_SHARD
+        gathers one block's parameters at a time (the embeddings stay in the root unit)."""
+        return isinstance(module, Block)
+
     def param_groups(self, weight_decay: float) -> list[dict]:
-        """AdamW groups: weight decay on 2-D weights (matmuls, embeddings), none on gains/biases."""
-        params = {id(p): p for p in self.parameters() if p.requires_grad}.values()
-        decay = [p for p in params if p.dim() >= 2]
-        no_decay = [p for p in params if p.dim() < 2]
-        return [{"params": decay, "weight_decay": weight_decay},
-                {"params": no_decay, "weight_decay": 0.0}]
+        """AdamW groups: weight decay on 2-D weights (matmuls, embeddings), none on gains/biases
+        (:func:`recipes.lm.optim.param_groups`)."""
+        from recipes.lm.optim import param_groups
+
+        return param_groups(self, weight_decay)
 
 
 # ----------------------------------------------------------------------------- accounting
+def _block_params(cfg: ModelConfig) -> tuple[int, int]:
+    """Parameters of one transformer block and of the final norm, for ``cfg``'s
+    implementation (d = d_model, f = d_ff):
+
+    - native: attention ``4 d^2`` (qkv + output), GELU MLP ``2 d f``, two LayerNorm gains ``2 d``;
+      final LayerNorm ``d``.
+    - hf llama: attention ``4 d^2`` (q, k, v, o), SwiGLU MLP ``3 d f`` (gate, up and down),
+      two RMSNorm gains ``2 d``; final RMSNorm ``d``.
+    - hf gpt2: attention ``4 d^2 + 4 d`` (with biases), GELU MLP ``2 d f + f + d``, two
+      LayerNorms with biases ``4 d``; final LayerNorm ``2 d``.
+    """
+    d, f = cfg.d_model, cfg.d_ff
+    if cfg.impl == "hf" and cfg.arch == "llama":
+        return 4 * d * d + 3 * d * f + 2 * d, d
+    if cfg.impl == "hf" and cfg.arch == "gpt2":
+        return (4 * d * d + 4 * d) + (2 * d * f + f + d) + 4 * d, 2 * d
+    return 4 * d * d + 2 * d * f + 2 * d, d
+
+
 def count_params(cfg: ModelConfig, vocab_size: int) -> dict[str, int]:
     """Exact parameter counts from the config, without building the model.
 
-    ``total`` equals ``sum(p.numel() for p in GPT(cfg, vocab_size).parameters())`` (tied weights
-    counted once). ``non_embedding`` leaves out the token embedding, the untied output matrix and
-    the (tiny) T5 relative-position table, i.e. Kaplan et al.'s N.
-
-    Per block: attention ``4 d^2`` (qkv + output), MLP ``2 d d_ff``, two LayerNorm gains ``2 d``.
-    Plus the final LayerNorm ``d``.
+    ``total`` equals ``sum(p.numel() for p in model.parameters())`` (tied weights counted once)
+    of the model ``cfg`` builds: :class:`GPT`, or with ``impl=hf`` the ``transformers`` model
+    (:mod:`recipes.lm.hf_model`). ``non_embedding`` leaves out the token embedding, the untied
+    output matrix and the position tables (the T5 relative bias, GPT-2's learned positions),
+    i.e. Kaplan et al.'s N. Blocks: :func:`_block_params`.
     """
-    d, L, V = cfg.d_model, cfg.n_layers, vocab_size
-    per_block = 4 * d * d + 2 * d * cfg.d_ff + 2 * d
-    non_embedding = L * per_block + d
+    V, d = vocab_size, cfg.d_model
+    per_block, final_norm = _block_params(cfg)
+    non_embedding = cfg.n_layers * per_block + final_norm
     embedding = V * d * (1 if cfg.tie_embeddings else 2)
-    position = cfg.rel_buckets * cfg.n_heads if cfg.position == "t5" else 0
+    if cfg.impl == "hf":
+        position = cfg.context_length * d if cfg.arch == "gpt2" else 0
+    else:
+        position = cfg.rel_buckets * cfg.n_heads if cfg.position == "t5" else 0
     return {"total": non_embedding + embedding + position, "non_embedding": non_embedding,
             "embedding": embedding + position}
 
@@ -211,11 +236,13 @@ def count_params(cfg: ModelConfig, vocab_size: int) -> dict[str, int]:
 def flops_per_token(cfg: ModelConfig, vocab_size: int) -> int:
     """Training FLOPs per token (forward + backward = 3x forward, 2 FLOPs per multiply-add).
 
-    ``6 * (N + V d) + 12 * L * T * d``, with N the non-embedding parameters, ``V d`` the output
-    projection (the embedding lookup itself is free), and the attention term ``12 L T d``: per
-    layer the forward pass does ``QK^T`` and ``AV``, each ``2 T d`` FLOPs per token, counted over
-    the full ``T x T`` score matrix as in PaLM (Chowdhery et al. 2022, App. B) and Chinchilla;
-    the causal half is not subtracted. Norms, softmax, GELU and the T5 bias are not counted.
+    ``6 * (N + V d) + 12 * L * T * d``, with N the non-embedding parameters of ``cfg``'s
+    architecture (:func:`count_params`: a SwiGLU MLP's three matrices for ``impl=hf
+    arch=llama``), ``V d`` the output projection (the embedding lookup itself is free), and the
+    attention term ``12 L T d``: per layer the forward pass does ``QK^T`` and ``AV``, each
+    ``2 T d`` FLOPs per token, counted over the full ``T x T`` score matrix as in PaLM
+    (Chowdhery et al. 2022, App. B) and Chinchilla; the causal half is not subtracted. Norms,
+    softmax, activations, biases and position tables are not counted beyond their share of N.
     """
     n_matmul = count_params(cfg, vocab_size)["non_embedding"] + vocab_size * cfg.d_model
     return 6 * n_matmul + 12 * cfg.n_layers * cfg.context_length * cfg.d_model

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 import torch
 
 from recipes.lm.config import TrainConfig
-from recipes.lm.model import GPT
 
-__all__ = ["WarmupCosine", "build_optimizer"]
+__all__ = ["WarmupCosine", "build_optimizer", "param_groups"]
 
 
 @dataclass
@@ -34,11 +33,19 @@ class WarmupCosine:
         return self.min_ratio + (1.0 - self.min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def build_optimizer(model: GPT, cfg: TrainConfig, total_steps: int
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """AdamW groups of any model: weight decay on 2-D weights (matmuls, embeddings), none on
+    gains and biases; tied weights listed once."""
+    params = list({id(p): p for p in model.parameters() if p.requires_grad}.values())
+    return [{"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+
+
+def build_optimizer(model: torch.nn.Module, cfg: TrainConfig, total_steps: int
                     ) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
-    """``torch.optim.AdamW`` (fused on CUDA) over :meth:`GPT.param_groups` and its schedule."""
+    """``torch.optim.AdamW`` (fused on CUDA) over :func:`param_groups` and its schedule."""
     fused = next(model.parameters()).is_cuda
-    opt = torch.optim.AdamW(model.param_groups(cfg.weight_decay), lr=cfg.lr,
+    opt = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr,
                             betas=(cfg.beta1, cfg.beta2), eps=cfg.eps, fused=fused or None)
     warmup = round(cfg.warmup_fraction * total_steps)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, WarmupCosine(warmup, total_steps, cfg.min_lr_ratio))

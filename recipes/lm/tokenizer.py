@@ -93,8 +93,13 @@ def train_tokenizer(lines: Sequence[str], vocab_size: int, out_path: str | os.Pa
 def load_or_train_tokenizer(texts: Iterable[str], vocab_size: int, *, path: str | None = None,
                             cache_dir: str | os.PathLike | None = None,
                             train_bytes: int = 5_000_000) -> Tokenizer:
-    """Load ``path`` if given; else train BPE on the first ``train_bytes`` of ``texts``, cached
-    as ``<cache_dir>/tokenizers/<sha256[:16]>_v<vocab_size>.model``."""
+    """Load ``path`` if given (``hf:<hub id or directory>``: a Hugging Face tokenizer,
+    :mod:`recipes.lm.hf_tokenizer`); else train BPE on the first ``train_bytes`` of ``texts``,
+    cached as ``<cache_dir>/tokenizers/<sha256[:16]>_v<vocab_size>.model``."""
+    if path and path.startswith("hf:"):
+        from recipes.lm.hf_tokenizer import load_hf_tokenizer
+
+        return load_hf_tokenizer(path)
     if path:
         tok = Tokenizer(path)
         log.info("loaded tokenizer %s (vocab %d)", path, tok.vocab_size)

@@ -11,13 +11,8 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import pickle
-import re
 import traceback
-import zipfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -30,15 +25,24 @@ from recipes.common import (
     resolve_device,
     run_trial,
 )
-from recipes.lm.callbacks import DivergenceDetector, DivergenceError, RunClock, StreamEpoch
+from recipes.lm.callbacks import (
+    DivergenceDetector,
+    DivergenceError,
+    RunClock,
+    SteadyClock,
+    StreamEpoch,
+)
 from recipes.lm.composer_model import ComposerGPT
 from recipes.lm.config import LMConfig, to_lm_config
 from recipes.lm.data import LMData, PackedDataset, build_data
+from recipes.lm.export import export_dir, export_hf
 from recipes.lm.hardware import peak_flops
 from recipes.lm.model import GPT, count_params, flops_per_token
 from recipes.lm.optim import build_optimizer
+from recipes.lm.resume import build_resuming, fence, repair_autoresume, start_process_group
 
-__all__ = ["build_trainer", "repair_autoresume", "train"]
+__all__ = ["build_trainer", "fsdp_parallelism", "model_device", "per_rank_batch",
+           "repair_autoresume", "train", "val_evaluator"]
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +83,21 @@ def _eval_schedule(interval: int):
     return should_eval
 
 
-def _per_rank_batch(cfg: LMConfig) -> tuple[int, int]:
-    """Sequences per process and per micro-batch: the batch split evenly over the processes."""
+def model_device(device: str) -> torch.device:
+    """The device this process builds its model on: Composer's ``device`` name (``gpu`` or
+    ``cpu``) -> its own GPU, ``cuda:<LOCAL_RANK>`` (under ``composer -n 8`` rank 5 trains on
+    GPU 5; a bare ``.cuda()`` would put every rank's model on GPU 0), or the CPU."""
+    from composer.utils import dist
+
+    return torch.device("cuda", dist.get_local_rank()) if device == "gpu" else torch.device("cpu")
+
+
+def per_rank_batch(cfg: LMConfig, device: str) -> tuple[int, int | str]:
+    """Sequences per process, and per micro-batch (gradient accumulation): the batch is split
+    evenly over the processes; ``train.microbatch_tokens`` sets the micro-batch, and when it is
+    unset a GPU run lets Composer find the largest that fits (``"auto"``: it halves the
+    micro-batch on CUDA out-of-memory and retries), while a CPU run takes the whole batch at
+    once (Composer's search needs CUDA)."""
     from composer.utils import dist
 
     t, ctx = cfg.train, cfg.model.context_length
@@ -89,8 +106,29 @@ def _per_rank_batch(cfg: LMConfig) -> tuple[int, int]:
         raise ValueError(f"train.batch_tokens: the batch of {cfg.batch_size} sequences does not "
                          f"split over {world} processes; use a multiple of {world * ctx} tokens")
     per_rank = cfg.batch_size // world
-    micro = per_rank if t.microbatch_tokens is None else min(per_rank, t.microbatch_tokens // ctx)
-    return per_rank, max(1, micro)
+    if t.microbatch_tokens is not None:
+        return per_rank, max(1, min(per_rank, t.microbatch_tokens // ctx))
+    return per_rank, "auto" if device == "gpu" else per_rank
+
+
+def fsdp_parallelism(cfg: LMConfig, device: str, precision: str,
+                     world_size: int) -> dict | None:
+    """Composer's ``parallelism_config`` for ``train.fsdp`` on several processes (None: DDP).
+
+    FULL_SHARD with one FSDP unit per transformer block (the model's ``fsdp_wrap_fn``; wrapping
+    only the root would gather every parameter at once and save no memory), parameters cast to
+    the run's precision for compute, gradients reduced in fp32, and buffers kept in fp32 (the
+    rotary cos/sin tables lose precision in bf16; Composer's ``DEFAULT`` casts them)."""
+    if not (cfg.train.fsdp and world_size > 1):
+        return None
+    if device != "gpu":
+        raise ValueError("train.fsdp: FSDP shards over GPUs; on CPUs use data parallelism "
+                         "(train.fsdp=false)")
+    param = "bf16" if precision == "amp_bf16" else "fp32"
+    return {"fsdp": {"sharding_strategy": "FULL_SHARD", "auto_wrap": True,
+                     "use_orig_params": True,  # keeps the weight-decay parameter groups
+                     "mixed_precision": {"param_dtype": param, "reduce_dtype": "fp32",
+                                         "buffer_dtype": "fp32"}}}
 
 
 def _train_dataloader(cfg: LMConfig, data: LMData, per_rank: int, pin_memory: bool):
@@ -117,22 +155,76 @@ def _train_dataloader(cfg: LMConfig, data: LMData, per_rank: int, pin_memory: bo
                     get_num_samples_in_batch=lambda b: b.shape[0])
 
 
-def _val_evaluator(cfg: LMConfig, data: LMData, per_rank: int):
-    """The fixed validation set as a Composer ``Evaluator`` of the cross-entropy."""
+def val_evaluator(cfg: LMConfig, data: LMData, per_rank: int, micro: int | str):
+    """The fixed validation set as a Composer ``Evaluator`` of the cross-entropy, evaluated in
+    the training micro-batches (``micro``; ``"auto"`` searches on CUDA as training does), so a
+    run whose training fits does not run out of memory at its evaluation."""
     from composer.core import Evaluator
     from composer.utils import dist
 
     val_ds = PackedDataset(data.val)
     val_sampler = dist.get_sampler(val_ds, shuffle=False, drop_last=False)
-    val_dl = DataLoader(val_ds, batch_size=max(1, min(per_rank, len(val_ds))), sampler=val_sampler,
+    batch = max(1, min(per_rank, len(val_ds)))
+    val_dl = DataLoader(val_ds, batch_size=batch, sampler=val_sampler,
                         generator=torch.Generator().manual_seed(cfg.train.seed))
-    return Evaluator(label="val", dataloader=val_dl, metric_names=["LanguageCrossEntropy"])
+    return Evaluator(label="val", dataloader=val_dl, metric_names=["LanguageCrossEntropy"],
+                     device_eval_microbatch_size=micro if micro == "auto" else min(micro, batch))
+
+
+def resolved_precision(cfg: LMConfig, device: str) -> str:
+    """``train.precision`` with ``auto`` resolved: bf16 autocast on GPU, fp32 on CPU."""
+    t = cfg.train
+    return t.precision if t.precision != "auto" else ("amp_bf16" if device == "gpu" else "fp32")
+
+
+def resolved_compile(cfg: LMConfig, device: str) -> bool:
+    """``train.compile`` with ``None`` resolved: ``torch.compile`` on GPU, eager on CPU."""
+    return cfg.train.compile if cfg.train.compile is not None else device == "gpu"
+
+
+def steady_warmup(cfg: LMConfig) -> int:
+    """Batches before the steady-state window of :class:`~recipes.lm.callbacks.SteadyClock`:
+    a tenth of the run, at least 2 (compilation and the micro-batch search end there) and at
+    most 50."""
+    return min(50, max(2, cfg.steps // 10))
+
+
+def model_vocab_size(cfg: LMConfig, data: LMData) -> int:
+    """The model's vocabulary: ``model.vocab_size``, or the tokenizer's (the data's) when unset.
+
+    Raises:
+        ValueError: naming ``model.vocab_size`` when it is smaller than the tokenizer's.
+    """
+    want = cfg.model.vocab_size
+    if want is not None and want < data.vocab_size:
+        source = (f"data.tokenizer={cfg.data.tokenizer}" if cfg.data.tokenizer
+                  else "trained with data.vocab_size")
+        raise ValueError(f"model.vocab_size={want} is smaller than the tokenizer's "
+                         f"{data.vocab_size} tokens ({source}); set model.vocab_size >= "
+                         f"{data.vocab_size} or leave it null")
+    return want or data.vocab_size
+
+
+def build_model(cfg: LMConfig, data: LMData) -> tuple[torch.nn.Module, Any]:
+    """The freshly initialised model (on the CPU) and its Composer wrapper:
+    :class:`~recipes.lm.model.GPT` in :class:`~recipes.lm.composer_model.ComposerGPT`, or for
+    ``model.impl=hf`` the ``transformers`` model in
+    :class:`~recipes.lm.hf_model.ComposerHFCausalLM`."""
+    vocab = model_vocab_size(cfg, data)
+    if cfg.model.impl == "hf":
+        from recipes.lm.export import hf_tokenizer_of
+        from recipes.lm.hf_model import ComposerHFCausalLM, build_hf_model
+
+        model = build_hf_model(cfg.model, vocab, getattr(data.tokenizer, "eos_id", None))
+        return model, ComposerHFCausalLM(model, tokenizer=hf_tokenizer_of(data.tokenizer))
+    model = GPT(cfg.model, vocab)
+    return model, ComposerGPT(model)
 
 
 def build_trainer(cfg: LMConfig, data: LMData, callbacks: Sequence[Any] = ()):
     """Build the model, optimiser, schedule, dataloaders and the ``composer.Trainer``.
 
-    Returns ``(trainer, gpt)``; exposed so benchmarks and tests drive the same Trainer.
+    Returns ``(trainer, model)``; exposed so benchmarks and tests drive the same Trainer.
     """
     from composer import Trainer
     from composer.algorithms import GradientClipping
@@ -140,24 +232,22 @@ def build_trainer(cfg: LMConfig, data: LMData, callbacks: Sequence[Any] = ()):
 
     t = cfg.train
     device = composer_device(resolve_device(t.device, "train.device"))
-    per_rank, micro = _per_rank_batch(cfg)
+    precision = resolved_precision(cfg, device)
+    parallelism = fsdp_parallelism(cfg, device, precision, dist.get_world_size())
+    per_rank, micro = per_rank_batch(cfg, device)
+    if device == "gpu" and (why := cfg.model.flash_attention_problem()):
+        log.warning("flash attention is off for this model: %s", why)
 
     torch.manual_seed(t.seed)
-    gpt = GPT(cfg.model, data.vocab_size)
-    if device == "gpu":
-        gpt = gpt.cuda()
-    optimizer, scheduler = build_optimizer(gpt, t, cfg.steps)
+    model, composer_model = build_model(cfg, data)
+    model.to(model_device(device))
+    optimizer, scheduler = build_optimizer(model, t, cfg.steps)  # fused AdamW when on CUDA
     train_spec = _train_dataloader(cfg, data, per_rank, pin_memory=device == "gpu")
-    evaluator = _val_evaluator(cfg, data, per_rank)
-
-    precision = t.precision if t.precision != "auto" else ("amp_bf16" if device == "gpu" else "fp32")
-    parallelism = None
-    if t.fsdp and dist.get_world_size() > 1:
-        parallelism = {"fsdp": {"sharding_strategy": "FULL_SHARD", "mixed_precision": "DEFAULT"}}
+    evaluator = val_evaluator(cfg, data, per_rank, micro)
     max_batches = min(cfg.steps, t.stop_after_batches or cfg.steps)
     lg = cfg.logger
     trainer = Trainer(
-        model=ComposerGPT(gpt),
+        model=composer_model,
         train_dataloader=train_spec,
         eval_dataloader=evaluator,
         eval_interval=_eval_schedule(t.eval_interval),
@@ -186,9 +276,9 @@ def build_trainer(cfg: LMConfig, data: LMData, callbacks: Sequence[Any] = ()):
         load_path=t.load_path,
         autoresume=t.autoresume,
         parallelism_config=parallelism,
-        compile_config={} if t.compile else None,
+        compile_config={} if resolved_compile(cfg, device) else None,
     )
-    return trainer, gpt
+    return trainer, model
 
 
 def _final_val_loss(trainer) -> float:
@@ -199,138 +289,17 @@ def _final_val_loss(trainer) -> float:
     return float(metric.compute())
 
 
-_CHECKPOINT_NAME = re.compile(r"ep(\d+)-ba(\d+)-rank0\.pt$")
-_LATEST = "latest-rank0.pt"
-
-
-def _damage(path: Path) -> str | None:
-    """Why the checkpoint file at ``path`` cannot be loaded (truncated, corrupt, missing), or
-    None when it looks intact: a torch checkpoint is a zip archive, so its central directory,
-    every member's CRC and the pickle record are checked without unpickling anything. (A write
-    interrupted after the directory was flushed can still lack tensor records: that shows only
-    when Composer loads it, and :func:`_build_resuming` falls back then.)"""
-    try:
-        with zipfile.ZipFile(path) as archive:
-            bad = archive.testzip()
-            names = archive.namelist()
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        return f"{type(exc).__name__}: {exc}"
-    if bad is not None:
-        return f"member {bad} fails its CRC check"
-    if not any(name.endswith("/data.pkl") or name == "data.pkl" for name in names):
-        return "no data.pkl record (the write was interrupted)"
-    return None
-
-
-def _checkpoint_folder(t) -> Path | None:
-    if not t.save_folder or "://" in t.save_folder:
-        return None  # remote folders: Composer downloads and checks them itself
-    from composer.utils import format_name_with_dist
-
-    return Path(format_name_with_dist(t.save_folder, t.run_name))
-
-
-def repair_autoresume(cfg: LMConfig, quiet: bool = False) -> Path | None:
-    """Before an autoresume, make ``latest-rank0.pt`` point at the newest intact checkpoint of
-    ``train.save_folder``, and log it (naming both paths) when that is not where it pointed.
-
-    Two faults of a killed run are repaired: a latest checkpoint left truncated or corrupt (the
-    run falls back to the previous intact one), and a checkpoint written completely just
-    before the kill, before Composer moved the link to it (the run resumes from it: Composer
-    would otherwise refuse the "conflicting" newer file). Damaged files are renamed
-    ``*.corrupt`` so later saves do not collide with them.
-
-    Returns the checkpoint the run will resume from (None: nothing to resume). Only rank 0
-    repairs (it owns the non-sharded checkpoint files); sharded checkpoints are left to Composer.
-    ``quiet``: the caller logs the change itself.
-    """
-    t = cfg.train
-    folder = _checkpoint_folder(t)
-    if not t.autoresume or folder is None or not folder.is_dir() or int(
-            os.environ.get("RANK", "0")) != 0:
-        return None
-    latest = folder / _LATEST
-    linked = latest.resolve() if latest.is_symlink() or latest.exists() else None
-    if linked is not None and linked.is_dir():
-        return linked
-    files = sorted((p for p in folder.iterdir() if _CHECKPOINT_NAME.match(p.name)),
-                   key=lambda p: int(_CHECKPOINT_NAME.match(p.name).group(2)), reverse=True)
-    good, damaged = None, []
-    for path in files:
-        why = _damage(path)
-        if why is None:
-            good = path
-            break
-        damaged.append((path, why))
-    for path, _ in damaged:
-        path.rename(path.with_name(path.name + ".corrupt"))
-    if good is not None and linked is not None and good.resolve() == linked:
-        return good
-    if latest.is_symlink() or latest.exists():
-        latest.unlink()
-    reasons = {p.resolve(): why for p, why in damaged}
-    if good is None:
-        if damaged:
-            log.warning("checkpoint %s is damaged (%s) and %s holds no intact earlier "
-                        "checkpoint: the run starts over (damaged files kept as *.corrupt)",
-                        damaged[0][0], damaged[0][1], folder)
-        return None
-    latest.symlink_to(good.name)
-    if quiet:
-        pass
-    elif linked in reasons:
-        log.warning("checkpoint %s is damaged (%s); resuming from the previous intact "
-                    "checkpoint %s (damaged files kept as *.corrupt)", linked, reasons[linked],
-                    good)
-    else:
-        log.warning("%s pointed at %s, but %s is newer and intact (the run was stopped before "
-                    "it moved the link): resuming from %s", latest, linked, good, good)
-    return good
-
-
-_LOAD_ERRORS = ("PytorchStreamReader", "inline_container", "failed reading zip",
-                "failed locating file", "Ran out of input")
-
-
-def _is_checkpoint_damage(exc: BaseException) -> bool:
-    """An error of loading a checkpoint whose archive looks whole but is not (a write
-    interrupted after the zip directory was flushed, missing records)."""
-    text = f"{type(exc).__name__}: {exc}"
-    return isinstance(exc, (EOFError, pickle.UnpicklingError, zipfile.BadZipFile)) or any(
-        marker in text for marker in _LOAD_ERRORS)
-
-
-def _build_resuming(cfg: LMConfig, data: LMData, callbacks: Sequence[Any]):
-    """:func:`build_trainer`; when an autoresume fails to load the latest checkpoint, set it
-    aside (``*.corrupt``) and retry from the previous intact one (logging both paths)."""
-    while True:
-        try:
-            return build_trainer(cfg, data, callbacks)
-        except Exception as exc:
-            folder = _checkpoint_folder(cfg.train)
-            latest = folder / _LATEST if folder is not None else None
-            if not (cfg.train.autoresume and latest is not None and latest.is_symlink()
-                    and _is_checkpoint_damage(exc)):
-                raise
-            bad = latest.resolve()
-            if bad.exists():
-                bad.rename(bad.with_name(bad.name + ".corrupt"))
-            latest.unlink()
-            good = repair_autoresume(cfg, quiet=True)
-            log.warning("checkpoint %s could not be loaded (%s: %s); resuming from the previous "
-                        "intact checkpoint %s (the damaged file is kept as *.corrupt)", bad,
-                        type(exc).__name__, str(exc).strip().splitlines()[0] if str(exc).strip()
-                        else "", good if good is not None else "- none left, the run starts over")
-
-
 def _model_metrics(cfg: LMConfig, vocab_size: int) -> dict[str, Any]:
-    """Log the model and the run's size; return the ``metric.*`` entries known before training."""
+    """Log the model and the run's size; return the ``metric.*`` entries known before training
+    (``vocab_size``: the model's)."""
     m, t, V = cfg.model, cfg.train, vocab_size
     params = count_params(m, V)
     fpt = flops_per_token(m, V)
-    log.info("model %s: %d params (%d non-embedding), d_model=%d n_layers=%d n_heads=%d d_head=%d "
-             "d_ff=%d ctx=%d vocab=%d; batch %d seqs (%d tokens), %d steps, %.3g training FLOPs",
-             m.name, params["total"], params["non_embedding"], m.d_model, m.n_layers, m.n_heads,
+    impl = f"hf {m.arch}" if m.impl == "hf" else "native"
+    log.info("model %s (%s): %d params (%d non-embedding), d_model=%d n_layers=%d n_heads=%d "
+             "d_head=%d d_ff=%d ctx=%d vocab=%d; batch %d seqs (%d tokens), %d steps, %.3g "
+             "training FLOPs", m.name, impl, params["total"], params["non_embedding"], m.d_model,
+             m.n_layers, m.n_heads,
              m.d_head, m.d_ff, m.context_length, V, cfg.batch_size, t.batch_tokens, cfg.steps,
              fpt * cfg.steps * t.batch_tokens)
     return {"metric.params": params["total"], "metric.params_non_embedding": params["non_embedding"],
@@ -349,10 +318,12 @@ def _mfu(cfg: LMConfig, flops_per_second: float) -> float:
     return math.nan
 
 
-def _spent(cfg: LMConfig, trainer, clock: RunClock, base: dict[str, Any],
+def _spent(cfg: LMConfig, trainer, clock: RunClock, steady: SteadyClock, base: dict[str, Any],
            resumed_from: int) -> dict[str, Any]:
     """``cost`` and the ``metric.*`` entries of the whole run so far (resumed checkpoints
-    included): steps, tokens, FLOPs, time, throughput and MFU."""
+    included): steps, tokens, FLOPs, time, throughput and MFU; the steady-state throughput and
+    MFU of this process's training (:class:`~recipes.lm.callbacks.SteadyClock`); the micro-batch
+    the run trained with (the one Composer found when it searched)."""
     from composer.utils import dist
 
     t, fpt = cfg.train, base["metric.flops_per_token"]
@@ -362,10 +333,17 @@ def _spent(cfg: LMConfig, trainer, clock: RunClock, base: dict[str, Any],
     flops = fpt * tokens
     cost = {"flops": float(flops), "seconds": seconds, "tokens": float(tokens)}[t.cost_metric]
     tps = tokens / seconds if seconds > 0 else math.nan
+    steady_tps = (steady.batches * t.batch_tokens / steady.seconds
+                  if steady.batches and steady.seconds > 0 else math.nan)
+    micro = trainer.state.device_train_microbatch_size if trainer is not None else None
     return {"cost": cost, **base, "metric.world_size": dist.get_world_size(),
             "metric.steps": steps, "metric.tokens": tokens, "metric.flops": flops,
             "metric.wall_seconds": seconds, "metric.tokens_per_second": tps,
-            "metric.mfu": _mfu(cfg, fpt * tps), "metric.resumed_from_step": resumed_from,
+            "metric.mfu": _mfu(cfg, fpt * tps),
+            "metric.tokens_per_second_steady": steady_tps,
+            "metric.mfu_steady": _mfu(cfg, fpt * steady_tps),
+            "metric.microbatch_size": int(micro) if isinstance(micro, (int, float)) else math.nan,
+            "metric.resumed_from_step": resumed_from,
             "metric.resumed_wall_seconds": clock.prior_seconds}
 
 
@@ -388,21 +366,27 @@ def _fit(trainer, cfg: LMConfig, clock: RunClock, base: dict[str, Any], resumed_
 def _train(cfg: Any, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
     """The body of :func:`train` (which wraps it with :func:`recipes.common.run_trial`)."""
     cfg = to_lm_config(cfg)
+    hf_dir = export_dir(cfg)  # an export that cannot happen is refused before any work
     data = build_data(cfg)
-    base = _model_metrics(cfg, data.vocab_size)
-    repair_autoresume(cfg)
+    base = _model_metrics(cfg, model_vocab_size(cfg, data))
+    start_process_group(composer_device(resolve_device(cfg.train.device, "train.device")))
+    repair_autoresume(cfg)  # rank 0; the other ranks wait for it
+    fence()
 
-    trainer, clock, resumed_from = None, RunClock(), 0
+    trainer, clock, steady, resumed_from = None, RunClock(), SteadyClock(steady_warmup(cfg)), 0
 
     def spent() -> dict[str, Any]:
-        return _spent(cfg, trainer, clock, base, resumed_from)
+        return _spent(cfg, trainer, clock, steady, base, resumed_from)
 
     try:
-        trainer, _ = _build_resuming(cfg, data, [clock, *callbacks])
+        trainer, _ = build_resuming(
+            cfg, lambda: build_trainer(cfg, data, [clock, steady, *callbacks]))
         resumed_from = int(trainer.state.timestamp.batch)  # > 0 when resuming
         _fit(trainer, cfg, clock, base, resumed_from)
         result = spent()
         output = _final_val_loss(trainer)
+        if hf_dir is not None:
+            export_hf(cfg, trainer.state.model, data.tokenizer, base["metric.vocab_size"], hf_dir)
         return {"output": output, **result}
     except DivergenceError as exc:
         log.warning("%s", exc)
@@ -433,7 +417,10 @@ def train(cfg: Any, callbacks: Sequence[Any] = ()) -> dict[str, Any]:
         training FLOPs by default, or wall seconds, or tokens), ``status`` and ``metric.params``,
         ``metric.params_non_embedding``, ``metric.tokens``, ``metric.flops``,
         ``metric.wall_seconds``, ``metric.tokens_per_second``, ``metric.mfu`` (GPU with a known
-        peak only, else NaN), ``metric.steps``, ``metric.vocab_size``,
+        peak only, else NaN; over the whole run: start-up, compilation and evaluation
+        included), ``metric.tokens_per_second_steady`` and ``metric.mfu_steady`` (the training
+        steps after a warm-up, evaluation left out), ``metric.microbatch_size`` (sequences per
+        forward/backward pass on each process), ``metric.steps``, ``metric.vocab_size``,
         ``metric.resumed_from_step`` (0 unless resumed) and ``metric.resumed_wall_seconds``.
         Steps, tokens, FLOPs and seconds count the whole run, checkpoints it resumed from
         included. A finished ``train.autoresume`` run relaunched returns its result again.

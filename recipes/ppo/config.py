@@ -193,13 +193,15 @@ class PPOConfig:
     def from_dict(cls, data: PPOConfig | Mapping[str, Any]) -> PPOConfig:
         """Build from a plain dict, a Hydra ``DictConfig`` or a ``PPOConfig`` (returned as is).
 
-        The values are merged onto the schema, so unknown fields and values of the wrong type
-        are errors naming the field, like the range checks of ``__post_init__``.
+        The values are merged onto the schema, so unknown fields (``+foo=1`` on the command
+        line too) and values of the wrong type are errors naming the field, like the range
+        checks of ``__post_init__``.
         """
         if isinstance(data, cls):
             return data
         if not isinstance(data, Mapping):  # DictConfig is a Mapping
             raise TypeError(f"expected a mapping or DictConfig, got {type(data).__name__}")
+        _check_known_fields(data)
         try:
             return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls), data))
         except OmegaConfBaseException as err:
@@ -208,6 +210,21 @@ class PPOConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain-dict form (JSON-serialisable)."""
         return dataclasses.asdict(self)
+
+
+def _check_known_fields(data: Mapping[str, Any]) -> None:
+    """Every key must be a field (``env``'s keys fields of :class:`EnvConfig`): a key added on
+    the command line with ``+`` (``+foo=1``, ``+env.foo=1``) gets past Hydra's schema check,
+    and OmegaConf's merge onto the schema keeps it silently."""
+    env = data.get("env")
+    for prefix, keys, schema in (("", data.keys(), PPOConfig),
+                                 ("env.", env.keys() if isinstance(env, Mapping) else (),
+                                  EnvConfig)):
+        valid = {f.name for f in dataclasses.fields(schema)}
+        unknown = sorted(str(k) for k in keys if k not in valid)
+        if unknown:
+            raise ValueError(f"{prefix}{unknown[0]}: unknown field; valid fields: "
+                             f"{sorted(prefix + name for name in valid)}")
 
 
 def _register_schemas() -> None:

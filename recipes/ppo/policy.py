@@ -93,13 +93,18 @@ class ActorCritic(nn.Module):
     def get_action_and_value(
         self, obs: torch.Tensor, action: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Sample (or score) actions: returns action, log-prob, entropy, value."""
+        """Sample (or score) actions: returns action, log-prob, entropy, value.
+
+        Sampling checks the logits first (NaN logits cannot be sampled from); scoring given
+        actions, as the PPO update does, reads nothing back from the device (the update checks
+        its gradients once instead), and neither validates the distribution's arguments (a
+        device read per call)."""
         features = self.torso(obs)
         logits = self.actor(features)
-        if not bool(torch.isfinite(logits).all()):
+        if action is None and not bool(torch.isfinite(logits).all()):
             raise FloatingPointError("non-finite policy logits (the network diverged); "
                                      "try a lower learning_rate")
-        dist = Categorical(logits=logits)
+        dist = Categorical(logits=logits, validate_args=False)
         if action is None:
             action = dist.sample()
         return action, dist.log_prob(action), dist.entropy(), self.critic(features).squeeze(-1)

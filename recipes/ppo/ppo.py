@@ -36,6 +36,8 @@ __all__ = [
     "compute_gae",
     "explained_variance",
     "ppo_update",
+    "rng_state",
+    "set_rng_state",
 ]
 
 
@@ -122,10 +124,33 @@ def compute_gae(rewards: torch.Tensor, values: torch.Tensor, dones: torch.Tensor
     return advantages, advantages + values
 
 
+def _explained_variance(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """:func:`explained_variance` as a tensor on the data's device (no host sync)."""
+    var = target.var()
+    return torch.where(var == 0, torch.full_like(var, math.nan), 1.0 - (target - pred).var() / var)
+
+
 def explained_variance(pred: torch.Tensor, target: torch.Tensor) -> float:
     """1 - Var[target - pred] / Var[target] (NaN when the target is constant)."""
-    var = target.var()
-    return math.nan if var == 0 else float(1.0 - (target - pred).var() / var)
+    return float(_explained_variance(pred, target))
+
+
+def rng_state(device: torch.device) -> dict[str, torch.Tensor]:
+    """The global random state PPO draws from on ``device``: torch's CPU generator, plus the
+    device's CUDA generator (action sampling and dropout on a GPU draw from it), as tensors
+    that ``torch.load(weights_only=True)`` reads."""
+    state = {"torch_rng": torch.get_rng_state()}
+    if device.type == "cuda":
+        state["cuda_rng"] = torch.cuda.get_rng_state(device)
+    return state
+
+
+def set_rng_state(state: dict[str, torch.Tensor], device: torch.device) -> None:
+    """Restore :func:`rng_state`. A CUDA state is restored on a CUDA ``device`` only (a GPU
+    checkpoint resumed on a CPU continues with the CPU generator alone)."""
+    torch.set_rng_state(state["torch_rng"])
+    if device.type == "cuda" and "cuda_rng" in state:
+        torch.cuda.set_rng_state(state["cuda_rng"], device)
 
 
 @dataclass
@@ -156,12 +181,18 @@ def ppo_update(agent: ActorCritic, optimizer: torch.optim.Optimizer, obs: torch.
                generator: torch.Generator | None = None) -> dict[str, float]:
     """PPO epochs over one flattened batch; returns the diagnostics of the last epoch.
 
+    The loop never waits for the device: the finiteness of the gradient norm (a NaN/inf loss
+    gives NaN/inf gradients) and, at the end, of the weights is kept as a flag on the device,
+    and the flag and the statistics come back to the host together, once per update (a check
+    per minibatch and parameter tensor costs hundreds of GPU->CPU synchronisations).
+
     Raises:
-        NonFiniteLossError: if the loss or the weights become NaN or inf.
+        NonFiniteLossError: if the loss, the gradients or the weights became NaN or inf.
     """
     batch_size = obs.shape[0]
     minibatch_size = batch_size // cfg.num_minibatches
-    clip_fracs: list[float] = []
+    clip_fracs: list[torch.Tensor] = []
+    nonfinite = torch.zeros((), dtype=torch.bool, device=obs.device)
     for _ in range(cfg.update_epochs):
         clip_fracs.clear()
         order = torch.randperm(batch_size, generator=generator).to(obs.device)
@@ -172,7 +203,7 @@ def ppo_update(agent: ActorCritic, optimizer: torch.optim.Optimizer, obs: torch.
             ratio = logratio.exp()
             with torch.no_grad():
                 approx_kl = ((ratio - 1) - logratio).mean()
-                clip_fracs.append(float(((ratio - 1.0).abs() > cfg.clip_coef).float().mean()))
+                clip_fracs.append(((ratio - 1.0).abs() > cfg.clip_coef).float().mean())
 
             adv = advantages[idx]
             if cfg.norm_adv and adv.numel() > 1:
@@ -189,24 +220,25 @@ def ppo_update(agent: ActorCritic, optimizer: torch.optim.Optimizer, obs: torch.
                 v_loss = 0.5 * ((new_value - returns[idx]) ** 2).mean()
             entropy_loss = entropy.mean()
             loss = pg_loss - cfg.ent_coef * entropy_loss + cfg.vf_coef * v_loss
-            if not torch.isfinite(loss):
-                raise NonFiniteLossError(
-                    f"non-finite PPO loss (policy {float(pg_loss)}, value {float(v_loss)}, "
-                    f"entropy {float(entropy_loss)}); try a lower learning_rate"
-                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            nn.utils.clip_grad_norm_(agent.parameters(), cfg.max_grad_norm)
+            grad_norm = nn.utils.clip_grad_norm_(agent.parameters(), cfg.max_grad_norm)
+            nonfinite |= ~torch.isfinite(grad_norm)
             optimizer.step()
-            if not all(bool(torch.isfinite(p).all()) for p in agent.parameters()):
-                raise NonFiniteLossError(
-                    "non-finite network weights after an optimizer step; try a lower learning_rate"
-                )
-    return {
-        "policy_loss": float(pg_loss), "value_loss": float(v_loss), "entropy": float(entropy_loss),
-        "approx_kl": float(approx_kl), "clip_fraction": float(np.mean(clip_fracs)),
-        "explained_variance": explained_variance(values, returns),
-    }
+    with torch.no_grad():
+        weights_finite = torch.stack([torch.isfinite(p).all() for p in agent.parameters()]).all()
+        summary = torch.stack([
+            pg_loss.detach(), v_loss.detach(), entropy_loss.detach(), approx_kl,
+            torch.stack(clip_fracs).mean(), _explained_variance(values, returns),
+            (nonfinite | ~weights_finite).float(),
+        ]).float()
+    pg, vl, ent, kl, clip_frac, ev, bad = summary.tolist()  # the update's one host sync
+    if bad:
+        raise NonFiniteLossError(
+            f"non-finite PPO loss, gradients or weights in this update (last minibatch: policy "
+            f"{pg}, value {vl}, entropy {ent}); try a lower learning_rate")
+    return {"policy_loss": pg, "value_loss": vl, "entropy": ent, "approx_kl": kl,
+            "clip_fraction": clip_frac, "explained_variance": ev}
 
 
 class PPO:
@@ -275,11 +307,12 @@ class PPO:
         return self.learn()
 
     def state_dict(self) -> dict[str, object]:
-        """Agent, optimizer, reward normaliser, counters and RNG state."""
+        """Agent, optimizer, reward normaliser, counters and RNG states (CPU, and the CUDA
+        device's when training on one, so a resumed GPU run samples the same actions)."""
         return {
             "agent": self.agent.state_dict(), "optimizer": self.optimizer.state_dict(),
             "reward_rms": self.reward_norm.rms.state_dict(),
-            "generator": self.generator.get_state(), "torch_rng": torch.get_rng_state(),
+            "generator": self.generator.get_state(), **rng_state(self.device),
             "global_step": self.global_step, "update": self.update,
         }
 
@@ -290,5 +323,5 @@ class PPO:
         self.reward_norm.rms.load_state_dict(state["reward_rms"])
         self.reward_norm.returns = np.zeros(self.cfg.num_envs, dtype=np.float64)
         self.generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
+        set_rng_state(state, self.device)
         self.global_step, self.update = int(state["global_step"]), int(state["update"])

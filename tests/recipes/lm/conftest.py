@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import copy
+import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -30,3 +32,29 @@ def tiny_cfg(lm_cache):
         return copy.deepcopy(cfg)
 
     return make
+
+
+def _truncate(path: Path) -> None:
+    """A run killed while writing the checkpoint: the file ends half way."""
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def _drop_last_record(path: Path) -> None:
+    """A write interrupted after the zip directory was flushed: a whole-looking archive that
+    lacks a tensor record (torch.load: "failed locating file")."""
+    with zipfile.ZipFile(path) as src:
+        entries = [(info, src.read(info)) for info in src.infolist()]
+    records = [info.filename for info, _ in entries if "/data/" in info.filename]
+    last = max(records, key=lambda name: int(name.rsplit("/", 1)[1]))
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as dst:
+        for info, blob in entries:
+            if info.filename != last:
+                dst.writestr(info, blob)
+
+
+@pytest.fixture(scope="session")
+def damage_checkpoint():
+    """Ways a killed run leaves its last checkpoint: ``truncate`` (caught before loading) and
+    ``drop_last_record`` (caught only when Composer loads it)."""
+    return {"truncate": _truncate, "drop_last_record": _drop_last_record}

@@ -8,7 +8,6 @@ import logging
 import os
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -68,28 +67,9 @@ def test_bad_config_is_a_failed_result_naming_the_field(tiny_cfg, section, value
     failed(lm.train(tiny_cfg(**{section: values})), field)
 
 
-def _truncate(path: Path) -> None:
-    """A run killed while writing the checkpoint: the file ends half way."""
-    data = path.read_bytes()
-    path.write_bytes(data[: len(data) // 2])
-
-
-def _drop_last_record(path: Path) -> None:
-    """A write interrupted after the zip directory was flushed: a whole-looking archive that
-    lacks a tensor record (torch.load: "failed locating file")."""
-    with zipfile.ZipFile(path) as src:
-        entries = [(info, src.read(info)) for info in src.infolist()]
-    records = [info.filename for info, _ in entries if "/data/" in info.filename]
-    last = max(records, key=lambda name: int(name.rsplit("/", 1)[1]))
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as dst:
-        for info, blob in entries:
-            if info.filename != last:
-                dst.writestr(info, blob)
-
-
-@pytest.mark.parametrize("damage", [_truncate, _drop_last_record])
+@pytest.mark.parametrize("damage", ["truncate", "drop_last_record"])
 def test_damaged_latest_checkpoint_falls_back_to_the_previous_one(tiny_cfg, tmp_path, caplog,
-                                                                  damage):
+                                                                  damage, damage_checkpoint):
     ckpt = tmp_path / "ckpt"
     run = {"tokens": 64 * 16 * 12, "save_folder": str(ckpt), "save_interval": "4ba",
            "autoresume": True, "run_name": "r"}
@@ -97,7 +77,7 @@ def test_damaged_latest_checkpoint_falls_back_to_the_previous_one(tiny_cfg, tmp_
     assert first["status"] == "ok" and first["metric.steps"] == 8
     latest = ckpt / "ep0-ba8-rank0.pt"
     assert (ckpt / "latest-rank0.pt").resolve() == latest
-    damage(latest)
+    damage_checkpoint[damage](latest)
     with caplog.at_level(logging.WARNING, logger="recipes.lm.training"):
         resumed = lm.train(tiny_cfg(train=run))
     assert resumed["status"] == "ok", resumed
@@ -125,6 +105,15 @@ def test_cli_failed_run_prints_its_result_then_exits_non_zero(lm_cache, tmp_path
     assert result["status"] == "failed" and result["cost"] == 0.0
     assert result["output"] is None  # NaN printed as JSON null
     assert "error: ValueError: model.n_heads: d_model=100 is not divisible" in proc.stderr
+
+
+@pytest.mark.parametrize(("override", "field"), [("+foo=1", "foo"),
+                                                 ("+model.foo=1", "model.foo")])
+def test_cli_a_key_added_with_plus_is_an_error_naming_it(lm_cache, tmp_path, override, field):
+    """``+key=value`` gets past Hydra's schema check; training must not ignore it."""
+    proc = _cli([override, f"hydra.run.dir={tmp_path}"], lm_cache, tmp_path)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert f"error: ValueError: {field}: unknown" in proc.stderr
 
 
 def test_multirun_job_returns_its_failed_result(lm_cache):

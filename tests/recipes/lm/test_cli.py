@@ -46,24 +46,58 @@ def test_cli_bad_config_names_the_field(lm_cache, tmp_path):
     assert proc.returncode != 0 and "model.n_heads" in proc.stderr
 
 
+def _composer(tmp_path: Path, cache: str, run_dir: Path, *overrides: str):
+    launcher = Path(sys.executable).parent / "composer"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        [str(launcher), "-n", "2", "--stdout", str(run_dir / "rank{rank}.out"),
+         "--stderr", str(run_dir / "rank{rank}.err"), "-m", "recipes.lm", "model=tiny",
+         "data=kjv", "logger=file", *TINY, "train.batch_tokens=2048",
+         f"hydra.run.dir={run_dir}", *overrides],
+        cwd=ROOT, env=_env(cache), text=True, capture_output=True, timeout=240, check=False)
+
+
 @pytest.mark.slow
-def test_two_process_data_parallel_with_composer_launcher(lm_cache, tmp_path):
-    """The CLI trains, logs (logger=file, Hydra's log per rank) and prints its JSON result; here
-    on two data-parallel ranks, which is the single-process path plus the launcher (a single
-    process ``python -m recipes.lm`` trains in tests/recipes/lm/test_resume.py)."""
+def test_two_ranks_resume_past_a_damaged_checkpoint(lm_cache, tmp_path, damage_checkpoint):
+    """Two data-parallel ranks (gloo on CPU) through Composer's launcher resume a run whose last
+    checkpoint cannot be loaded from the one before: rank 0 alone sets the damaged file aside
+    while rank 1 waits (both renaming it was a crash); they train, log (logger=file, Hydra's log
+    per rank), print the JSON result and export the model. The run they resume was started by one process (in
+    this one, to save a launch); a single ``python -m recipes.lm`` trains in test_resume.py."""
+    from hydra import compose, initialize_config_dir
+
+    from recipes import lm
+
+    ckpt = tmp_path / "ckpt"
+    resumable = [f"train.save_folder={ckpt}", "train.save_interval=4ba", "train.autoresume=true",
+                 "train.run_name=two", "train.batch_tokens=2048"]
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name="lm", overrides=[*TINY, *resumable, "logger=none",
+                                                   "train.tokens=16384",
+                                                   f"data.cache_dir={lm_cache}"])
+    first = lm.train(cfg)
+    assert first["status"] == "ok" and first["metric.steps"] == 8, first
+
+    damage_checkpoint["drop_last_record"](ckpt / "ep0-ba8-rank0.pt")  # loads on neither rank
     launcher = Path(sys.executable).parent / "composer"
     proc = subprocess.run(
         [str(launcher), "-n", "2", "--stdout", str(tmp_path / "rank{rank}.out"),
          "--stderr", str(tmp_path / "rank{rank}.err"), "-m", "recipes.lm", "model=tiny",
-         "data=kjv", "logger=file", *TINY, "train.tokens=20480", "train.batch_tokens=2048",
+         "data=kjv", "logger=file", *TINY, *resumable, "train.tokens=24576",
          f"hydra.run.dir={tmp_path}"],
         cwd=ROOT, env=_env(lm_cache), text=True, capture_output=True, timeout=240, check=False)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    logs = {rank: (tmp_path / f"__main__-rank{rank}.log").read_text() for rank in (0, 1)}
+    assert proc.returncode == 0, (proc.stderr[-2000:], logs)
     result = _last_json(proc.stdout)  # rank 0 prints the result
     assert result["status"] == "ok", result
     assert result["metric.world_size"] == 2
-    assert result["metric.steps"] == 10 and result["metric.tokens"] == 20480  # global batch
+    assert result["metric.resumed_from_step"] == 4 and result["metric.steps"] == 12
+    assert result["metric.tokens"] == 24576  # 12 global batches
     assert result["output"] > 0 and result["cost"] == result["metric.flops"]
+    assert "could not be loaded" in logs[0] and str(ckpt / "ep0-ba4-rank0.pt") in logs[0]
+    assert "could not be loaded" not in logs[1]  # rank 0 alone repaired
+    assert "FileNotFoundError" not in logs[0] + logs[1]
+    assert (ckpt / "ep0-ba8-rank0.pt.corrupt").is_file()
     assert (tmp_path / "composer-rank0.log").is_file()  # logger=file
-    for rank in (0, 1):  # Hydra's log
-        assert (tmp_path / f"__main__-rank{rank}.log").is_file()
+    # a single command-line run exports its model, gathered over the ranks, written by rank 0
+    assert json.loads((tmp_path / "hf" / "config.json").read_text())["model_type"] == "gpt_neox"

@@ -50,8 +50,12 @@ def test_derived_sizes_and_float_tokens():
 def test_dataclass_and_dict_inputs_agree():
     cfg = LMConfig(model=ModelConfig(d_model=64, n_heads=2), train=TrainConfig(lr=0.01))
     assert to_lm_config(cfg) is cfg
-    assert to_lm_config({"model": {"d_model": 64, "n_heads": 2}, "train": {"lr": 0.01},
-                         "sweep": {"ignored": 1}}) == cfg
+    assert to_lm_config({"model": {"d_model": 64, "n_heads": 2}, "train": {"lr": 0.01}}) == cfg
+
+
+def test_an_unknown_top_level_key_is_named():  # e.g. `+foo=1` on the command line
+    with pytest.raises(ValueError, match=r"^foo: unknown key .*valid: model, data, train, logger"):
+        to_lm_config({"train": {"lr": 0.01}, "foo": 1})
 
 
 @pytest.mark.parametrize("overrides", [

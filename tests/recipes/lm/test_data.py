@@ -142,6 +142,36 @@ def test_c4_local_shards_without_validation_files_use_the_hash_split(c4_shards, 
     assert all(" ".join(d.split()) not in train_text for d in held_out)
 
 
+class _Documents(StreamingPackedDataset):
+    """The documents one rank's DataLoader workers read (not packed, so each can be counted)."""
+
+    def __iter__(self):
+        yield from self.documents()
+
+
+@pytest.mark.parametrize("n_shards", [4, 3])  # whole shards per rank; every 2nd document
+def test_c4_stream_on_two_ranks_with_two_workers_each_reads_every_document_once(
+        tmp_path, lm_cache, n_shards):
+    from torch.utils.data import DataLoader
+
+    docs = [f"document {i}: {text[:300]}" for i, text in enumerate(kjv_documents()[:120])]
+    files = []
+    for k in range(n_shards):
+        files.append(str(tmp_path / f"c4-train.{k:05d}-of-{n_shards:05d}.json.gz"))
+        _write_c4_shard(files[-1], docs[k::n_shards])
+    cfg = to_lm_config({"model": {"context_length": 32}, "data": {
+        "name": "c4", "paths": files, "val_paths": files[:1], "vocab_size": 400,
+        "val_tokens": 64, "shuffle_buffer": 16, "cache_dir": lm_cache}})
+    tok = load_or_train_tokenizer(docs, 400, cache_dir=lm_cache)
+    read = []
+    for rank in (0, 1):
+        ranks_docs = list(DataLoader(_Documents(cfg, tok, False, rank=rank, world_size=2),
+                                     batch_size=None, num_workers=2))
+        assert 0 < len(ranks_docs) < len(docs)
+        read += ranks_docs
+    assert sorted(read) == sorted(docs)  # nothing lost, nothing read twice
+
+
 def test_training_on_local_c4_shards(c4_shards, tiny_cfg):
     from recipes.lm import train
 

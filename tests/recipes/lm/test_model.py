@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 
 import pytest
 import torch
@@ -125,4 +124,7 @@ def test_peak_flops_table():
     assert peak_flops("NVIDIA A100-SXM4-80GB") == 312e12
     assert peak_flops("NVIDIA A10") == 125e12
     assert peak_flops("Some CPU") is None
-    assert math.isfinite(peak_flops("NVIDIA H200"))
+    assert peak_flops("NVIDIA H200") == 989e12
+    assert peak_flops("NVIDIA H200 NVL") == 835e12  # not the SXM part's peak
+    assert peak_flops("NVIDIA L40") == 181e12  # not the L4's
+    assert peak_flops("NVIDIA L40S") == 362e12 and peak_flops("NVIDIA L4") == 121e12

@@ -39,6 +39,8 @@ def test_tiny_model_learns_below_unigram_entropy(tiny_cfg):
     assert result["metric.tokens"] == 120 * 64 * 16
     assert result["cost"] == result["metric.flops"] == result["metric.flops_per_token"] * 120 * 1024
     assert math.isnan(result["metric.mfu"])  # CPU: no peak FLOPs to compare with
+    assert math.isnan(result["metric.mfu_steady"]) and result["metric.tokens_per_second_steady"] > 0
+    assert result["metric.microbatch_size"] == 16  # a CPU run: the whole batch at once
 
 
 def test_cost_metric_and_t5_positions(tiny_cfg):

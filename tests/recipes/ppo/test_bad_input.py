@@ -117,6 +117,20 @@ def test_failed_single_run_prints_its_result_then_exits_non_zero(hydra_mode, cap
     assert result["status"] == "failed" and "num_envs" in result["error"]
 
 
+@pytest.mark.parametrize(("override", "field"), [("+foo=1", "foo"), ("+env.foo=1", "env.foo")])
+def test_a_key_added_on_the_command_line_is_an_error_naming_it(hydra_mode, capsys, override,
+                                                                field):
+    """``+key=value`` gets past Hydra's schema check; training must not ignore it."""
+    from recipes.ppo.__main__ import _task
+
+    job = hydra_mode(RunMode.RUN, [override])
+    with pytest.raises(SystemExit) as stop:
+        _task(job)
+    assert str(stop.value.code).startswith(f"error: ValueError: {field}: unknown field;")
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["status"] == "failed" and result["cost"] == 0.0
+
+
 def test_failed_multirun_job_returns_its_result(hydra_mode):
     from recipes.ppo.__main__ import main
 
