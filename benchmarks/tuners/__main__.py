@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--seeds", type=int, default=None, help="number of seeds 0..N-1 (default 10; --quick 1)"
     )
     p.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="seeds K..K+N-1 instead of 0..N-1 (split a long run; merge with --report-only)",
+    )
+    p.add_argument(
         "--budget",
         type=float,
         default=1.0,
@@ -209,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
     n_seeds = args.seeds if args.seeds is not None else (1 if args.quick else 10)
     if n_seeds < 1:
         build_parser().error("--seeds must be >= 1")
+    if args.first_seed < 0:
+        build_parser().error("--first-seed must be >= 0")
     if args.workers < 1:
         build_parser().error("--workers must be >= 1")
     out = args.out or Path("runs") / ("tuners-quick" if args.quick else "tuners")
@@ -216,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     specs = make_specs(
         problems,
         tuners,
-        list(range(n_seeds)),
+        list(range(args.first_seed, args.first_seed + n_seeds)),
         quick=args.quick,
         budget_scale=args.budget,
         max_trials=args.max_trials,
