@@ -119,6 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="re-render tables and plots from DIR/trials.csv and DIR/budgets.json; run nothing",
     )
+    p.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="DIR",
+        help="merge the trials of several output folders (e.g. --first-seed parts, arms run "
+        "apart) into --out and render the report there; run nothing",
+    )
     return p
 
 
@@ -173,6 +182,34 @@ def _drop_hebo_if_missing(tuners: list[str]) -> list[str]:
     return [t for t in tuners if t != "hebo"]
 
 
+def _merge(sources: list[Path], out: Path) -> int:
+    """Concatenate the trials of `sources` into `out` (each (problem, tuner, seed) once)."""
+    trials, budgets, envs = [], {}, {}
+    for src in sources:
+        for name in ("trials.csv", "budgets.json"):
+            if not (src / name).is_file():
+                print(f"--merge: {src / name} not found", file=sys.stderr)
+                return 2
+        trials.append(pd.read_csv(src / "trials.csv", keep_default_na=False, na_values=[""]))
+        for problem, cost in json.loads((src / "budgets.json").read_text()).items():
+            if budgets.setdefault(problem, cost) != cost:
+                print(f"--merge: {problem} has budget {cost} in {src} but {budgets[problem]} "
+                      "elsewhere; merge runs of one budget", file=sys.stderr)
+                return 2
+        if (src / "environment.json").is_file():
+            envs[str(src)] = json.loads((src / "environment.json").read_text())
+    merged = pd.concat(trials, ignore_index=True)
+    dup = merged.drop_duplicates(["problem", "tuner", "seed", "trial_index"])
+    if len(dup) != len(merged):
+        print("--merge: a (problem, tuner, seed) run appears in two sources", file=sys.stderr)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
+    merged.to_csv(out / "trials.csv", index=False)
+    (out / "budgets.json").write_text(json.dumps(budgets, indent=1))
+    (out / "environment.json").write_text(json.dumps({"merged_from": envs}, indent=1))
+    return 0
+
+
 def _report_only(src: Path, plots: bool) -> int:
     trials_path, budgets_path = src / "trials.csv", src / "budgets.json"
     for path in (trials_path, budgets_path):
@@ -193,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("carbs").setLevel(logging.WARNING)
+    if args.merge is not None:
+        if args.out is None:
+            build_parser().error("--merge needs --out")
+        rc = _merge(args.merge, args.out)
+        return rc if rc else _report_only(args.out, plots=not args.no_plots)
     if args.report_only is not None:
         return _report_only(args.report_only, plots=not args.no_plots)
     try:

@@ -312,3 +312,18 @@ def test_compare_counts_wins_ties_losses_and_spread() -> None:
               "front_gap": math.nan} for s in range(10)]
     c = compare(pd.DataFrame(rows)).set_index("arm")
     assert c.loc["empty", "result"] == "win" and c.loc["empty", "spread"] == "n/a"
+
+
+def test_first_seed_parts_merge_into_one_report(tmp_path: Path, capsys) -> None:
+    base = ["--problems", "branin", "--tuners", "random,carbs", "--seeds", "1", "--max-trials",
+            "4", "--workers", "1", "--no-plots"]
+    assert main([*base, "--out", str(tmp_path / "a")]) == 0
+    assert main([*base, "--first-seed", "1", "--out", str(tmp_path / "b")]) == 0
+    assert main(["--merge", str(tmp_path / "a"), str(tmp_path / "b"), "--out",
+                 str(tmp_path / "m"), "--no-plots"]) == 0
+    figs = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {f["seeds"] for f in figs} == {2}
+    assert set(pd.read_csv(tmp_path / "m" / "trials.csv")["seed"]) == {0, 1}
+    # the same part twice is refused
+    assert main(["--merge", str(tmp_path / "a"), str(tmp_path / "a"), "--out",
+                 str(tmp_path / "x")]) == 2
