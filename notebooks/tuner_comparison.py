@@ -62,7 +62,7 @@ runs = pd.read_csv(DATA / "runs.csv") if (DATA / "runs.csv").exists() else None
 comparison = (pd.read_csv(DATA / "comparison.csv") if (DATA / "comparison.csv").exists()
               else pd.DataFrame())
 if not comparison.empty:  # "n/a" (no spread test: a seed found nothing) reads back as NaN
-    comparison["spread"] = comparison["spread"].fillna("n/a")
+    comparison["spread"] = comparison["spread"].astype(object).fillna("n/a")
 trials = (pd.read_csv(DATA / "trials.csv.gz", low_memory=False)
           if (DATA / "trials.csv.gz").exists() else None)
 budgets = json.loads((DATA / "budgets.json").read_text()) if (DATA / "budgets.json").exists() \

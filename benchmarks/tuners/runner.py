@@ -11,7 +11,9 @@ final one of the problem's ``learning_curve`` through ``Tuner.report`` (the fina
 through ``tell``, as for every tuner); when the tuner stops a run, the trial is
 recorded with its last step's output and the cost spent up to that step (``metric.pruned`` = 1,
 ``metric.curve_step`` = the last step). The run's final step equals what ``evaluate`` returns,
-so a run that is never stopped is recorded exactly as for every other tuner.
+so a run that is never stopped is recorded exactly as for every other tuner. Stopped runs do not
+count toward the trial cap (it bounds the number of full runs; a stopped run is a fraction of
+one), up to `STOPPED_RUNS_FACTOR` x the cap in all; the cost budget counts everything.
 """
 
 from __future__ import annotations
@@ -136,10 +138,16 @@ def _run_curve(
     return Evaluation(ev.output, ev.cost, ev.noise_free, metrics, ev.error)
 
 
+#: With early stopping, at most this many times the trial cap of runs in all (stopped or not).
+STOPPED_RUNS_FACTOR = 10
+
+
 def _run_trials(spec: RunSpec, problem: Problem, tuner: Tuner, result: RunResult) -> None:
     cumulative = 0.0
-    for i in range(spec.budget.max_trials):
-        if cumulative >= spec.budget.cost:
+    full_runs = 0
+    cap = spec.budget.max_trials * (STOPPED_RUNS_FACTOR if tuner.uses_curves else 1)
+    for i in range(cap):
+        if cumulative >= spec.budget.cost or full_runs >= spec.budget.max_trials:
             break
         started = _now()
         t0 = time.perf_counter()
@@ -168,6 +176,7 @@ def _run_trials(spec: RunSpec, problem: Problem, tuner: Tuner, result: RunResult
             result.tuner_error = f"tell #{i}: {type(exc).__name__}: {exc}"
             logger.error("%s: %s\n%s", spec.sweep, result.tuner_error, traceback.format_exc())
         cumulative += ev.cost
+        full_runs += ev.metrics.get("pruned", 0.0) != 1.0
         row = _trial_row(spec, i, config, ev, started, t1 - t0 + (time.perf_counter() - t2),
                          t2 - t1, cumulative)
         result.rows.append(row)

@@ -102,7 +102,8 @@ def test_smoke_run_writes_csv_summary_plots_and_json(tmp_path: Path, capsys) -> 
 def test_tuners_respect_bounds_integers_and_start_at_center(tuner: str) -> None:
     prob = get_problem("chinchilla")
     res = run_one(RunSpec("chinchilla", tuner, 3, Budget(1e30, 5)))
-    assert not res.tuner_error and len(res.rows) == 5
+    # asha: runs it stops do not count toward the cap of 5
+    assert not res.tuner_error and (len(res.rows) >= 5 if tuner == "asha" else len(res.rows) == 5)
     for row in res.rows:
         for d in prob.dims:
             v = row[f"param.{d.name}"]
@@ -183,11 +184,13 @@ def test_real_tasks_report_one_point_per_epoch(name: str, config: dict) -> None:
 
 
 def test_asha_stops_runs_and_is_charged_what_they_spent() -> None:
-    res = run_one(RunSpec("branin-cost", "asha", 0, Budget(1e9, 40)))
-    assert not res.tuner_error and len(res.rows) == 40
+    res = run_one(RunSpec("branin-cost", "asha", 0, Budget(1e9, 12)))
+    assert not res.tuner_error
     rows = pd.DataFrame(res.rows)
     pruned = rows[rows["metric.pruned"] == 1.0]
-    assert len(pruned) >= 10  # successive halving stops most runs at its first rungs
+    assert len(pruned) >= 12  # successive halving stops most runs at its first rungs
+    # stopped runs do not count toward the trial cap of 12 (full runs)
+    assert (rows["metric.pruned"] == 0.0).sum() == 12 and len(rows) == 12 + len(pruned)
     # a stopped run is charged the share of its cost it ran (fidelity = its full cost)
     assert (pruned["cost"] < pruned["param.fidelity"] - 1e-12).all()
     done = rows[rows["metric.pruned"] == 0.0]
