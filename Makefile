@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo chinchilla notebooks test lint clean system-deps
+.PHONY: install demo chinchilla notebooks test lint clean system-deps bench-hebo-env
 
 # envpool's ProcGen needs the system Qt 5 runtime (Debian: libqt5gui5).
 system-deps:
@@ -58,6 +58,18 @@ notebooks: $(STAMP)
 # are single-threaded subprocess and training runs, so two at a time fill two cores.
 test: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadgroup --durations=10 tests
+
+# The tuner benchmark's HEBO arm runs in its own environment (HEBO 0.3.6 pins numpy<1.25):
+# .venv-hebo from benchmarks/tuners/hebo_requirements.txt (about a minute; torch is the largest
+# part). `python -m benchmarks.tuners` finds it there and skips only the hebo arm without it.
+HEBO_VENV := .venv-hebo
+bench-hebo-env: $(HEBO_VENV)/.installed
+
+$(HEBO_VENV)/.installed: benchmarks/tuners/hebo_requirements.txt
+	test -x $(HEBO_VENV)/bin/python || $(PYTHON) -m venv $(HEBO_VENV)
+	$(HEBO_VENV)/bin/python -m pip install -q --upgrade pip
+	$(HEBO_VENV)/bin/python -m pip install -q -r benchmarks/tuners/hebo_requirements.txt
+	touch $@
 
 lint: $(STAMP)
 	$(PY) -m ruff check tays carbs scaling recipes benchmarks hydra_plugins tests

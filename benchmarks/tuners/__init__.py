@@ -1,4 +1,5 @@
-"""Benchmark CARBS against Optuna TPE, Optuna GPSampler and random search.
+"""Benchmark CARBS against its peers: Optuna TPE and GPSampler, random search, ASHA (Optuna),
+BlendSearch (FLAML) and HEBO (in its own environment; see `adapters` for the arms).
 
 Problems state their optimum / reference front (``problems.get_problem``); the runner charges
 each tuner the cost it spends under a cumulative-cost budget; the report compares tuners at equal
@@ -14,10 +15,12 @@ from benchmarks.tuners.adapters import (
     Tuner,
     make_tuner,
 )
-from benchmarks.tuners.base import Budget, Evaluation, Problem
+from benchmarks.tuners.base import Budget, CurvePoint, Evaluation, Problem, synthetic_curve
 from benchmarks.tuners.chinchilla_sim import ChinchillaProblem
+from benchmarks.tuners.cnn_task import CNNDigitsProblem
 from benchmarks.tuners.metrics import (
     best_so_far,
+    compare,
     cost_to_target,
     found_front,
     front_gap,
@@ -26,7 +29,7 @@ from benchmarks.tuners.metrics import (
 )
 from benchmarks.tuners.mlp_task import MLPDigitsProblem
 from benchmarks.tuners.problems import PROBLEM_NAMES, get_problem
-from benchmarks.tuners.report import figures, write_report
+from benchmarks.tuners.report import comparison_markdown, figures, write_report
 from benchmarks.tuners.runner import RunResult, RunSpec, make_specs, run_benchmark, run_one
 from benchmarks.tuners.space import Dim
 from benchmarks.tuners.synthetic import (
@@ -42,8 +45,10 @@ __all__ = [
     "PROBLEM_NAMES",
     "TUNER_NAMES",
     "Budget",
+    "CNNDigitsProblem",
     "CarbsTuner",
     "ChinchillaProblem",
+    "CurvePoint",
     "Dim",
     "Evaluation",
     "FidelityProblem",
@@ -57,6 +62,8 @@ __all__ = [
     "Tuner",
     "best_so_far",
     "branin",
+    "compare",
+    "comparison_markdown",
     "cost_to_target",
     "figures",
     "found_front",
@@ -70,5 +77,6 @@ __all__ = [
     "run_metrics",
     "run_one",
     "summarise",
+    "synthetic_curve",
     "write_report",
 ]

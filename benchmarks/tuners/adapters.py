@@ -1,4 +1,21 @@
-"""Tuner adapters: one ask/tell interface over CARBS, Optuna (TPE, GP) and random search.
+"""Tuner adapters: one ask/tell interface over CARBS and its peers.
+
+The arms, each through its own library (none is re-implemented here):
+
+=============  =====================================================================  ==========
+arm            implementation                                                          sees cost
+=============  =====================================================================  ==========
+carbs          this project's ``carbs.CARBS``                                          yes
+tpe            Optuna ``TPESampler``                                                   no
+gp             Optuna ``GPSampler``                                                    no
+random         uniform in each dimension's basic space (numpy)                         no
+asha           Optuna ``RandomSampler`` + ``SuccessiveHalvingPruner`` (asynchronous     charged
+               successive halving) on the problem's learning curve (`asha.py`)         for stops
+blendsearch    FLAML ``BlendSearch`` with ``cost_attr`` = the trial's cost              yes
+               (`blendsearch.py`)
+hebo           HEBO 0.3.6 in its own virtual environment, over JSON lines              no
+               (`hebo_arm.py`, `hebo_worker.py`; ``make bench-hebo-env``)
+=============  =====================================================================  ==========
 
 Fairness (the same information for every tuner):
 - the same box (bounds, log/linear scale, integer constraints) from the problem's `Dim`s;
@@ -8,10 +25,14 @@ Fairness (the same information for every tuner):
   ``search_center`` and is told its result as a plain observed config (CARBS alone would only
   sample around its center, never at it);
 - the same number of initial random samples: CARBS's ``num_random_samples`` (4) is used as
-  Optuna's ``n_startup_trials`` (Optuna's default of 10 would make short runs pure random);
+  Optuna's ``n_startup_trials`` (Optuna's default of 10 would make short runs pure random) and as
+  HEBO's ``rand_sample``; BlendSearch has no such setting (it starts a local search at once);
 - the same seed, the same budget, and every tuner is charged the cost it spent;
-- everyone minimises the observed (noisy) output; failures are reported as failures.
-CARBS is cost-aware (it sees cost); Optuna and random search only see the output.
+- everyone minimises the observed (noisy) output; failures are reported as failures, through
+  each library's own way (Optuna: FAIL state; CARBS: ``is_failure``; BlendSearch:
+  ``error=True``; HEBO: a non-finite output, which its ``observe`` drops).
+CARBS and BlendSearch see each trial's cost; ASHA uses the learning curve and spends less on the
+runs it stops; the others only see the output.
 """
 
 from __future__ import annotations
@@ -48,6 +69,17 @@ class Tuner(ABC):
     def tell(self, config: dict[str, Any], output: float, cost: float, failed: bool) -> None:
         """Report the result of the configuration returned by the last `ask`."""
 
+    #: True for tuners that watch learning curves: the runner then feeds every step of the run
+    #: to `report` and stops the run when it answers True.
+    uses_curves: bool = False
+
+    def report(self, step: int, output: float) -> bool:
+        """An intermediate output of the running trial; True asks the runner to stop it."""
+        return False
+
+    def close(self) -> None:
+        """Release what the tuner holds (e.g. a worker process); called once a run ends."""
+
 
 class RandomSearch(Tuner):
     """Uniform in each dimension's basic space (log-uniform for log dims); the center first."""
@@ -77,6 +109,7 @@ class OptunaTuner(Tuner):
         seed: int,
         sampler_factory: Callable[[int], Any],
         name: str,
+        pruner: Any = None,
     ) -> None:
         super().__init__(dims, center, seed)
         import optuna
@@ -95,7 +128,9 @@ class OptunaTuner(Tuner):
         }
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self._study = optuna.create_study(direction="minimize", sampler=sampler_factory(seed))
+            self._study = optuna.create_study(
+                direction="minimize", sampler=sampler_factory(seed), pruner=pruner
+            )
         self._study.enqueue_trial(dict(center))
         self._trial: Any = None
 
@@ -198,7 +233,7 @@ class CarbsTuner(Tuner):
         self._center_pending = False
 
 
-TUNER_NAMES: tuple[str, ...] = ("carbs", "tpe", "gp", "random")
+TUNER_NAMES: tuple[str, ...] = ("carbs", "tpe", "gp", "random", "asha", "blendsearch", "hebo")
 # Variants selectable by name but not part of "all", for diagnosing CARBS:
 # carbs-wide: each range spans 2 basic units instead of 5 (the search radius covers 15 % of
 #   every range instead of 6 %);
@@ -216,10 +251,11 @@ EXTRA_TUNERS: tuple[str, ...] = tuple(_CARBS_VARIANTS)
 
 
 def make_tuner(name: str, dims: tuple[Dim, ...], center: dict[str, Any], seed: int) -> Tuner:
-    """Build a tuner by name: carbs | tpe | gp | random (or a ``carbs-*`` variant).
+    """Build a tuner by name: one of `TUNER_NAMES` (or a ``carbs-*`` variant).
 
     Raises:
         ValueError: unknown name.
+        benchmarks.tuners.hebo_arm.HeboUnavailable: ``hebo`` without its environment.
     """
     if name == "random":
         return RandomSearch(dims, center, seed)
@@ -229,6 +265,18 @@ def make_tuner(name: str, dims: tuple[Dim, ...], center: dict[str, Any], seed: i
         return OptunaTuner(dims, center, seed, _gp, "gp")
     if name == "carbs":
         return CarbsTuner(dims, center, seed)
+    if name == "asha":
+        from benchmarks.tuners.asha import AshaTuner
+
+        return AshaTuner(dims, center, seed)
+    if name == "blendsearch":
+        from benchmarks.tuners.blendsearch import BlendSearchTuner
+
+        return BlendSearchTuner(dims, center, seed)
+    if name == "hebo":
+        from benchmarks.tuners.hebo_arm import HeboTuner
+
+        return HeboTuner(dims, center, seed)
     if name in _CARBS_VARIANTS:
         tuner = CarbsTuner(dims, center, seed, **_CARBS_VARIANTS[name])
         tuner.name = name

@@ -12,6 +12,13 @@ tuner is credited for what it actually found, not for lucky noise.
   reference value (as a hypervolume's reference point). 0 = the reference front was found;
   1 = nothing better than y_ref (e.g. no better than the common starting point).
 - cost to target: cumulative cost at which the noise-free output first reached the target.
+
+Across seeds (`summarise`): median and IQR of each score, and its spread: IQR (q75 - q25) and
+standard deviation over seeds. `compare` tests each arm against CARBS per problem: a two-sided
+Mann-Whitney U test on the per-seed scores (CARBS wins / ties / loses at level `alpha`) and a
+Brown-Forsythe test (Levene's test around the median) on their spread (CARBS's spread is lower /
+the same / higher). Each test is at level `alpha` on its own, not corrected for the many
+comparisons of a table.
 """
 
 from __future__ import annotations
@@ -134,12 +141,93 @@ def _quantile(vals: np.ndarray, q: float) -> float:
     return float(np.quantile(vals, q))
 
 
+def _spread(vals: np.ndarray) -> tuple[float, float]:
+    """(IQR, standard deviation) over seeds; NaN when a seed has no finite score."""
+    vals = vals[~np.isnan(vals)]
+    if len(vals) == 0 or not np.isfinite(vals).all():
+        return math.nan, math.nan
+    q25, q75 = np.quantile(vals, [0.25, 0.75])
+    return float(q75 - q25), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+
+
+def compare(
+    per_run: pd.DataFrame, reference: str = "carbs", alpha: float = 0.05
+) -> pd.DataFrame:
+    """`reference` against every other arm, per problem and score (best output; front gap).
+
+    One row per (problem, arm, score) with both medians and IQRs, the Mann-Whitney p-value and
+    ``result`` (from the reference's side: "win" = significantly lower score, "loss" =
+    significantly higher, "tie" otherwise), and the Brown-Forsythe p-value of the spread with
+    ``spread`` ("lower" / "same" / "higher": the reference's spread against the arm's). Scores
+    that are inf on some seed (nothing found) count as the worst values for the U test; the
+    spread test then needs finite values and says "n/a".
+    """
+    from scipy import stats
+
+    rows = []
+    for problem, sub in per_run.groupby("problem", sort=False):
+        ref = sub[sub["tuner"] == reference]
+        if ref.empty:
+            continue
+        for tuner in dict.fromkeys(sub["tuner"]):
+            if tuner == reference:
+                continue
+            other = sub[sub["tuner"] == tuner]
+            for score in ("best", "front_gap"):
+                a = ref[score].to_numpy(dtype=float)
+                b = other[score].to_numpy(dtype=float)
+                a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+                if len(a) == 0 or len(b) == 0:
+                    continue
+                row = {
+                    "problem": problem,
+                    "arm": tuner,
+                    "score": score,
+                    "seeds": min(len(a), len(b)),
+                    f"{reference}_median": _quantile(a, 0.5),
+                    "arm_median": _quantile(b, 0.5),
+                }
+                row[f"{reference}_iqr"], _ = _spread(a)
+                row["arm_iqr"], _ = _spread(b)
+                big = np.nanmax(np.where(np.isfinite(np.r_[a, b]), np.abs(np.r_[a, b]), 0)) + 1
+                fa = np.where(np.isfinite(a), a, 10 * big)
+                fb = np.where(np.isfinite(b), b, 10 * big)
+                if np.all(np.r_[fa, fb] == fa[0]):
+                    p_u = 1.0
+                else:
+                    p_u = float(stats.mannwhitneyu(fa, fb, alternative="two-sided").pvalue)
+                med_a, med_b = np.median(fa), np.median(fb)
+                row["p_value"] = p_u
+                row["result"] = (
+                    "tie" if p_u >= alpha or med_a == med_b else "win" if med_a < med_b else "loss"
+                )
+                if np.isfinite(a).all() and np.isfinite(b).all() and len(a) > 1 and len(b) > 1:
+                    if np.ptp(a) == 0 and np.ptp(b) == 0:
+                        p_s = 1.0
+                    else:
+                        p_s = float(stats.levene(a, b, center="median").pvalue)
+                    # direction: the mean absolute deviation from the median (what the test
+                    # compares)
+                    da = float(np.mean(np.abs(a - np.median(a))))
+                    db = float(np.mean(np.abs(b - np.median(b))))
+                    row["spread_p_value"] = p_s
+                    row["spread"] = (
+                        "same" if not p_s < alpha or da == db else "lower" if da < db else "higher"
+                    )
+                else:
+                    row["spread_p_value"], row["spread"] = math.nan, "n/a"
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def summarise(per_run: pd.DataFrame, baseline: str = "random") -> pd.DataFrame:
     """Median and IQR over seeds per (problem, tuner), plus ratios against `baseline`."""
     rows = []
     for (problem, tuner), g in per_run.groupby(["problem", "tuner"], sort=False):
         row = {"problem": problem, "tuner": tuner, "seeds": len(g)}
-        for col in ("regret", "regret_at_25pct", "front_gap", "cost_to_target"):
+        for col in ("best", "regret", "regret_at_25pct", "front_gap", "cost_to_target"):
+            if col not in g:
+                continue
             vals = g[col].to_numpy(dtype=float)
             if np.all(np.isnan(vals)):
                 row[f"{col}_median"] = row[f"{col}_q25"] = row[f"{col}_q75"] = math.nan
@@ -147,6 +235,9 @@ def summarise(per_run: pd.DataFrame, baseline: str = "random") -> pd.DataFrame:
             vals = vals[~np.isnan(vals)]
             for name, q in (("median", 0.5), ("q25", 0.25), ("q75", 0.75)):
                 row[f"{col}_{name}"] = _quantile(vals, q)
+        for col in ("best", "front_gap"):
+            if col in g:
+                row[f"{col}_iqr"], row[f"{col}_sd"] = _spread(g[col].to_numpy(dtype=float))
         row["reached_target"] = float(np.isfinite(g["cost_to_target"].to_numpy(dtype=float)).mean())
         row["trials_mean"] = float(g["n_trials"].mean())
         row["failed_mean"] = float(g["n_failed"].mean())

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from benchmarks.tuners.base import Problem
 from benchmarks.tuners.chinchilla_sim import ChinchillaProblem
+from benchmarks.tuners.cnn_task import CNNDigitsProblem
 from benchmarks.tuners.mlp_task import MLPDigitsProblem
 from benchmarks.tuners.synthetic import FidelityProblem, SyntheticProblem
 
@@ -18,6 +19,7 @@ _FACTORIES: dict[str, Callable[[], Problem]] = {
     "hartmann6": lambda: SyntheticProblem("hartmann6"),
     "rosenbrock10": lambda: SyntheticProblem("rosenbrock10"),
     "mlp-digits": MLPDigitsProblem,
+    "cnn-digits": CNNDigitsProblem,
 }
 
 PROBLEM_NAMES: tuple[str, ...] = tuple(_FACTORIES)

@@ -4,7 +4,9 @@ Files written into the output directory:
 - ``trials.csv``: every trial in the trial contract (+ tuner, problem, seed, cumulative_cost);
 - ``budgets.json``: the cost budget per problem (to re-render with ``--report-only DIR``);
 - ``runs.csv``: one row per (problem, tuner, seed) with its scores at the budget;
-- ``summary.csv`` / ``summary.md``: median and IQR over seeds per (problem, tuner);
+- ``summary.csv`` / ``summary.md``: median, IQR and spread over seeds per (problem, tuner);
+- ``comparison.csv`` / ``comparison.md``: CARBS against every other arm per problem (win / tie /
+  loss on the best output and the front gap, and whether its spread over seeds is lower);
 - ``convergence_<problem>.png``: regret of the best-so-far vs cumulative cost, median + IQR;
 - ``fronts_<problem>.png`` (cost-aware problems): each seed's found front vs the reference.
 """
@@ -24,7 +26,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from benchmarks.tuners.metrics import best_so_far, found_front, run_metrics, summarise
+from benchmarks.tuners.metrics import (
+    best_so_far,
+    compare,
+    found_front,
+    run_metrics,
+    summarise,
+)
 from benchmarks.tuners.problems import get_problem
 
 logger = logging.getLogger(__name__)
@@ -39,6 +47,9 @@ _COLOURS = {
     "tpe": "tab:blue",
     "gp": "tab:green",
     "random": "tab:gray",
+    "asha": "tab:olive",
+    "blendsearch": "tab:cyan",
+    "hebo": "black",
 }
 
 
@@ -144,11 +155,18 @@ _FIGURE_COLUMNS = (
     "seeds",
     "trials_mean",
     "budget_used_mean",
+    "best_median",
+    "best_q25",
+    "best_q75",
+    "best_sd",
     "regret_median",
     "regret_q25",
     "regret_q75",
     "regret_vs_random",
     "front_gap_median",
+    "front_gap_q25",
+    "front_gap_q75",
+    "front_gap_sd",
     "front_gap_vs_random",
     "reached_target",
     "cost_to_target_median",
@@ -156,8 +174,9 @@ _FIGURE_COLUMNS = (
 )
 
 
-def _markdown(summary: pd.DataFrame) -> str:
-    cols = [c for c in ("problem", "tuner", *_FIGURE_COLUMNS) if c in summary.columns]
+def _markdown(summary: pd.DataFrame, columns: tuple[str, ...] | None = None) -> str:
+    columns = ("problem", "tuner", *_FIGURE_COLUMNS) if columns is None else columns
+    cols = [c for c in columns if c in summary.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for _, r in summary[cols].iterrows():
         cells = []
@@ -170,8 +189,8 @@ def _markdown(summary: pd.DataFrame) -> str:
 
 def write_report(
     trials: pd.DataFrame, budgets: dict[str, float], out: Path, plots: bool = True
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Write all tables and plots into `out`; return (per-run metrics, summary)."""
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Write all tables and plots into `out`; return (per-run metrics, summary, comparison)."""
     out.mkdir(parents=True, exist_ok=True)
     trials.to_csv(out / "trials.csv", index=False)
     (out / "budgets.json").write_text(json.dumps(budgets, indent=1))
@@ -190,6 +209,9 @@ def write_report(
         "empty); *_vs_random: ratio of medians to random search (< 1 is better).\n\n"
     )
     (out / "summary.md").write_text(header + _markdown(summary))
+    comparison = compare(runs)
+    comparison.to_csv(out / "comparison.csv", index=False)
+    (out / "comparison.md").write_text(comparison_markdown(comparison))
     if plots:
         for problem_name in dict.fromkeys(trials["problem"]):
             problem = get_problem(problem_name)
@@ -208,11 +230,50 @@ def write_report(
                     trials, problem_name, budgets[problem_name], out / f"fronts_{problem_name}.png"
                 )
     logger.info("wrote report to %s", out)
-    return runs, summary
+    return runs, summary, comparison
 
 
-def figures(summary: pd.DataFrame) -> list[dict[str, Any]]:
-    """The JSON figures (one object per problem x tuner) printed as the last stdout line."""
+def comparison_markdown(comparison: pd.DataFrame, reference: str = "carbs") -> str:
+    """The comparison table, and per arm the count of problems where CARBS wins, ties, loses."""
+    head = (
+        f"# {reference} against each arm\n\nPer problem and score (best: best noise-free output "
+        "found within the budget; front_gap: cost-aware problems), over seeds. result: two-sided "
+        "Mann-Whitney U test at 5 % (win = CARBS significantly lower). spread: Brown-Forsythe "
+        "test at 5 % on the per-seed scores (lower = CARBS varies significantly less across "
+        "seeds).\n\n"
+    )
+    if comparison.empty:
+        return head + f"(no {reference} runs to compare)\n"
+    cols = ("problem", "arm", "score", "seeds", f"{reference}_median", "arm_median",
+            f"{reference}_iqr", "arm_iqr", "p_value", "result", "spread_p_value", "spread")
+    counts = ["", "| arm | score | wins | ties | losses | spread lower | same | higher |",
+              "|---|---|---|---|---|---|---|---|"]
+    for (arm, score), g in comparison.groupby(["arm", "score"], sort=False):
+        res, spr = g["result"].value_counts(), g["spread"].value_counts()
+        counts.append(
+            f"| {arm} | {score} | {res.get('win', 0)} | {res.get('tie', 0)} | "
+            f"{res.get('loss', 0)} | {spr.get('lower', 0)} | {spr.get('same', 0)} | "
+            f"{spr.get('higher', 0)} |"
+        )
+    return head + _markdown(comparison, cols) + "\n".join(counts) + "\n"
+
+
+def figures(
+    summary: pd.DataFrame, comparison: pd.DataFrame | None = None
+) -> list[dict[str, Any]]:
+    """The JSON figures (one object per problem x tuner) printed as the last stdout line.
+
+    With `comparison` (from `metrics.compare`), each non-CARBS object also carries
+    ``vs_carbs_best`` / ``vs_carbs_front_gap``: CARBS's result against it ("win", "tie",
+    "loss") and ``spread_vs_carbs_best`` / ``spread_vs_carbs_front_gap`` (CARBS's spread:
+    "lower", "same", "higher", "n/a").
+    """
+    verdicts: dict[tuple[str, str], dict[str, str]] = {}
+    if comparison is not None and not comparison.empty:
+        for _, c in comparison.iterrows():
+            v = verdicts.setdefault((str(c["problem"]), str(c["arm"])), {})
+            v[f"vs_carbs_{c['score']}"] = str(c["result"])
+            v[f"spread_vs_carbs_{c['score']}"] = str(c["spread"])
     out = []
     for _, r in summary.iterrows():
         obj: dict[str, Any] = {"benchmark": "tuners", "problem": r["problem"], "tuner": r["tuner"]}
@@ -225,5 +286,6 @@ def figures(summary: pd.DataFrame) -> list[dict[str, Any]]:
             obj[k] = (
                 None if not math.isfinite(v) else round(v, 6) if abs(v) < 1e6 else float(f"{v:.6g}")
             )
+        obj.update(verdicts.get((str(r["problem"]), str(r["tuner"])), {}))
         out.append(obj)
     return out

@@ -5,6 +5,15 @@ cost reaches the budget or the trial cap is hit (the trial that crosses the budg
 charged and recorded; metrics at equal cost only count trials that finished within it).
 The problem's noise for trial i of seed s is drawn from ``default_rng([s, i])``, so every tuner
 sees the same noise stream.
+
+Tuners that watch learning curves (``Tuner.uses_curves``, the ``asha`` arm) get every step but the
+final one of the problem's ``learning_curve`` through ``Tuner.report`` (the final result comes
+through ``tell``, as for every tuner); when the tuner stops a run, the trial is
+recorded with its last step's output and the cost spent up to that step (``metric.pruned`` = 1,
+``metric.curve_step`` = the last step). The run's final step equals what ``evaluate`` returns,
+so a run that is never stopped is recorded exactly as for every other tuner. Stopped runs do not
+count toward the trial cap (it bounds the number of full runs; a stopped run is a fraction of
+one), up to `STOPPED_RUNS_FACTOR` x the cap in all; the cost budget counts everything.
 """
 
 from __future__ import annotations
@@ -24,8 +33,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from benchmarks.tuners.adapters import EXTRA_TUNERS, TUNER_NAMES, make_tuner
-from benchmarks.tuners.base import Budget
+from benchmarks.tuners.adapters import EXTRA_TUNERS, TUNER_NAMES, Tuner, make_tuner
+from benchmarks.tuners.base import Budget, Evaluation, Problem
 from benchmarks.tuners.problems import PROBLEM_NAMES, get_problem
 
 logger = logging.getLogger(__name__)
@@ -91,9 +100,54 @@ def run_one(spec: RunSpec) -> RunResult:
         result.tuner_error = f"init: {type(exc).__name__}: {exc}"
         logger.error("%s: %s\n%s", spec.sweep, result.tuner_error, traceback.format_exc())
         return result
+    try:
+        _run_trials(spec, problem, tuner, result)
+    finally:
+        tuner.close()
+    result.seconds = time.perf_counter() - t_start
+    return result
+
+
+class _ReportError(RuntimeError):
+    """The tuner crashed while watching a learning curve."""
+
+
+def _run_curve(
+    problem: Problem, tuner: Tuner, config: dict[str, Any], rng: np.random.Generator
+) -> Evaluation:
+    """Run `config` step by step, reporting each step to the tuner until it stops the run."""
+    last, stopped = None, False
+    curve = problem.learning_curve(config, rng)
+    for point in curve:
+        last = point
+        if point.final or point.evaluation.failed:
+            break  # nothing left to stop: the result goes to the tuner through tell()
+        try:
+            stopped = tuner.report(point.step, point.evaluation.output)
+        except Exception as exc:  # reported as the tuner's error
+            raise _ReportError(f"{type(exc).__name__}: {exc}") from exc
+        if stopped:
+            break
+    close = getattr(curve, "close", None)
+    if close is not None:
+        close()  # a stopped run's generator is closed: nothing more is trained or charged
+    if last is None:
+        raise RuntimeError(f"{problem.name}: learning_curve yielded no step")
+    ev = last.evaluation
+    metrics = {**ev.metrics, "pruned": float(stopped), "curve_step": float(last.step)}
+    return Evaluation(ev.output, ev.cost, ev.noise_free, metrics, ev.error)
+
+
+#: With early stopping, at most this many times the trial cap of runs in all (stopped or not).
+STOPPED_RUNS_FACTOR = 10
+
+
+def _run_trials(spec: RunSpec, problem: Problem, tuner: Tuner, result: RunResult) -> None:
     cumulative = 0.0
-    for i in range(spec.budget.max_trials):
-        if cumulative >= spec.budget.cost:
+    full_runs = 0
+    cap = spec.budget.max_trials * (STOPPED_RUNS_FACTOR if tuner.uses_curves else 1)
+    for i in range(cap):
+        if cumulative >= spec.budget.cost or full_runs >= spec.budget.max_trials:
             break
         started = _now()
         t0 = time.perf_counter()
@@ -104,7 +158,17 @@ def run_one(spec: RunSpec) -> RunResult:
             logger.error("%s: %s\n%s", spec.sweep, result.tuner_error, traceback.format_exc())
             break
         t1 = time.perf_counter()
-        ev = problem.evaluate(config, np.random.default_rng([spec.seed, i]))
+        rng = np.random.default_rng([spec.seed, i])
+        try:
+            ev = (
+                _run_curve(problem, tuner, config, rng)
+                if tuner.uses_curves
+                else problem.evaluate(config, rng)
+            )
+        except _ReportError as exc:
+            result.tuner_error = f"report #{i}: {exc}"
+            logger.error("%s: %s", spec.sweep, result.tuner_error)
+            break
         t2 = time.perf_counter()
         try:
             tuner.tell(config, ev.output, ev.cost, ev.failed)
@@ -112,13 +176,12 @@ def run_one(spec: RunSpec) -> RunResult:
             result.tuner_error = f"tell #{i}: {type(exc).__name__}: {exc}"
             logger.error("%s: %s\n%s", spec.sweep, result.tuner_error, traceback.format_exc())
         cumulative += ev.cost
+        full_runs += ev.metrics.get("pruned", 0.0) != 1.0
         row = _trial_row(spec, i, config, ev, started, t1 - t0 + (time.perf_counter() - t2),
                          t2 - t1, cumulative)
         result.rows.append(row)
         if result.tuner_error:
             break
-    result.seconds = time.perf_counter() - t_start
-    return result
 
 
 def _trial_row(spec: RunSpec, i: int, config: dict[str, Any], ev, started: str,

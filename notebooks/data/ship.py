@@ -9,10 +9,11 @@ journal mode (no ``-wal``/``-shm`` side files), ``VACUUM``ed. The job folders ar
 ``job_dir`` column keeps their original paths for reference.
 
 ``tuners``: a ``python -m benchmarks.tuners`` output folder: ``summary.csv``, ``summary.md``,
-``runs.csv``, ``budgets.json`` and ``environment.json`` as they are, and ``trials.csv`` as ``trials.csv.gz`` with the
-columns the convergence plots need (the trial contract's core columns, the noise-free output, the
-suggest time, tuner, problem, seed, trial index and cumulative cost; the ``param.*`` columns of
-the eight problems are left out to keep the file small).
+``comparison.csv``, ``comparison.md``, ``runs.csv``, ``budgets.json`` and ``environment.json`` as
+they are, and ``trials.csv`` as ``trials.csv.gz`` with the columns the convergence plots need (the
+trial contract's core columns, the noise-free output, the suggest time, whether ASHA stopped the
+run, tuner, problem, seed, trial index and cumulative cost; the ``param.*`` columns of the
+problems are left out to keep the file small).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import sys
 from pathlib import Path
 
 TUNER_TRIAL_COLUMNS = ("trial_id", "sweep", "status", "output", "cost",
-                       "metric.noise_free_output", "metric.suggest_seconds", "error", "tuner",
+                       "metric.noise_free_output", "metric.suggest_seconds", "metric.pruned",
+                       "error", "tuner",
                        "problem", "seed", "trial_index", "cumulative_cost")
 
 
@@ -55,7 +57,8 @@ def ship_tuners(src: Path, dst: Path) -> Path:
     import pandas as pd
 
     dst.mkdir(parents=True, exist_ok=True)
-    for name in ("summary.csv", "summary.md", "runs.csv", "budgets.json", "environment.json"):
+    for name in ("summary.csv", "summary.md", "comparison.csv", "comparison.md", "runs.csv",
+                 "budgets.json", "environment.json"):
         if (src / name).exists():
             shutil.copyfile(src / name, dst / name)
         elif name == "summary.csv":
