@@ -13,7 +13,8 @@ the plugins' source, Hydra 1.3):
   one pool of worker processes per process, shared by concurrent calls: async. The sweep sizes
   the pool to ``n_jobs`` (a smaller pool would queue trials; joblib's default is one worker per
   CPU). A worker that dies breaks the whole pool: every trial in flight is lost with it and
-  relaunched once.
+  relaunched once. With ``n_jobs=1`` joblib runs the job in the calling thread, so the sweep
+  runs it as it runs ``basic``.
 - ``submitit_local`` / ``submitit_slurm`` build a new executor per call and wait on their own
   job: async, one SLURM job (array of one) per trial.
 - ``ray`` (``hydra-ray-launcher``) composes the job's config in the calling process, submits a
@@ -54,8 +55,8 @@ class LauncherKind:
     inline: bool  # runs the task in the calling thread of the sweep's process: one at a time
 
 
-def kind_of(launcher: Any) -> LauncherKind:
-    """The :class:`LauncherKind` of a launcher instance."""
+def kind_of(launcher: Any, n_jobs: int) -> LauncherKind:
+    """The :class:`LauncherKind` of a launcher instance driven with ``n_jobs`` in flight."""
     cls = type(launcher)
     module, name = cls.__module__, cls.__name__
     if name == "BasicLauncher" and module.startswith("hydra."):
@@ -64,7 +65,8 @@ def kind_of(launcher: Any) -> LauncherKind:
         if f"hydra_{known}_launcher" in module:
             label = f"{known}_{name.replace('Launcher', '').lower()}" if known == "submitit" \
                 else known
-            return LauncherKind(label, inline=False)
+            # joblib with one worker runs the job in the calling thread, as basic does
+            return LauncherKind(label, inline=known == "joblib" and n_jobs == 1)
     logger.info("launcher %s.%s: assumed to run its jobs outside this process; trials are "
                 "launched concurrently, one launch call each", module, name)
     return LauncherKind(name, inline=False)

@@ -34,7 +34,6 @@ import dataclasses
 import json
 import logging
 import math
-import queue
 import signal
 import sqlite3
 import threading
@@ -49,12 +48,14 @@ from hydra.errors import CompactHydraException
 
 from carbs.spaces import CategoricalSpace, Param
 from carbs.state import StateFileError, read_state_file
+from carbs.sweep.identity import check_identity
 from carbs.sweep.journal import JOURNAL_FILE, STOPPED, Journal, JournalError
-from carbs.sweep.launchers import LauncherKind, prepare, quiet_launchers, release, stop_workers
+from carbs.sweep.launchers import LauncherKind, quiet_launchers, release, stop_workers
 from carbs.sweep.lock import SweepLock
 from carbs.sweep.outcome import TrialOutcome, outcome_from_job_return, outcome_from_record
 from carbs.sweep.progress import SweepProgress
 from carbs.sweep.records import TrialRef, end_orphan, read_result, read_start, worker_state
+from carbs.sweep.scheduling import Scheduler
 from carbs.sweep.settings import (
     CARBSSweeperConf,
     OnInterrupted,
@@ -73,7 +74,6 @@ logger = logging.getLogger("carbs.sweep")
 __all__ = ["SweepAbortedError", "SweepRun", "SweepStoppedError"]
 
 STATE_FILE = "carbs_state.json"
-_POLL_S = 0.5  # how often the loop looks at adopted trials and deadlines
 
 
 class SweepAbortedError(CompactHydraException, RuntimeError):
@@ -93,7 +93,9 @@ class _Interrupt(KeyboardInterrupt):
 
 
 @dataclass
-class _Trial:
+class Trial:
+    """A trial as the sweep process tracks it between suggestion and record."""
+
     trial_id: str
     config: dict[str, Any]
     job_num: int = -1
@@ -141,14 +143,11 @@ class SweepRun:
         self.last_error: str | None = None
         self.stop_error: CompactHydraException | None = None  # drain, then raise
         self.next_job = 0
-        self.retry: list[_Trial] = []
-        self.inflight: dict[str, _Trial] = {}
+        self.retry: list[Trial] = []
+        self.inflight: dict[str, Trial] = {}
         self.progress: SweepProgress | None = None
         self._ids: set[str] = set()
-        self._events: queue.Queue = queue.Queue()
-        self._launches = 0
-        self._started = False  # the sweep started a Ray connection: it ends it
-        self._composed_once = False
+        self.scheduler = Scheduler(self)
         self._signal: int | None = None
         self._critical = 0
 
@@ -241,7 +240,7 @@ class SweepRun:
         self.n_trials = len(rows)
         kept = ingested = adopted = 0
         for r in rows:
-            t = _Trial(r["trial_id"], self._row_config(r), job_num=_int(r["job_num"], -1),
+            t = Trial(r["trial_id"], self._row_config(r), job_num=_int(r["job_num"], -1),
                        attempt=_int(r["attempt"], 0),
                        predicted_cost=self._predicted(_json(r["suggestion"])))
             if r["status"] in ("ok", "failed"):
@@ -255,19 +254,19 @@ class SweepRun:
             if t.attempt == 0 or t.job_num < 0:  # written, never launched
                 self.retry.append(t)
                 continue
-            record = read_result(self.sweep_dir, self._ref(t))
+            record = read_result(self.sweep_dir, self.ref(t))
             if record is not None:  # finished after the sweep died: keep it, never rerun it
-                self._finish(t, outcome_from_record(record, self.s.objective, self.s.cost))
-                end_orphan(read_start(self.sweep_dir, self._ref(t)))
+                self.finish(t, outcome_from_record(record, self.s.objective, self.s.cost))
+                end_orphan(read_start(self.sweep_dir, self.ref(t)))
                 ingested += 1
             elif str(r["error"] or "").startswith(STOPPED):  # a stopped sweep stopped it
                 self.retry.append(t)
-            elif worker_state(start := read_start(self.sweep_dir, self._ref(t))) == "alive":
+            elif worker_state(start := read_start(self.sweep_dir, self.ref(t))) == "alive":
                 t.adopted, t.launched = True, float(start.get("started", time.time()))
                 self.inflight[t.trial_id] = t
                 adopted += 1
             else:
-                self._interrupted(t, "the sweep died while this trial ran")
+                self.interrupted(t, "the sweep died while this trial ran")
         logger.info("resuming %s: %d finished trial(s) kept, %d finished while the sweep was "
                     "down (ingested), %d still running on their workers (waited for), %d to "
                     "relaunch; cost spent %.4g", self.sweep_dir, kept, ingested, adopted,
@@ -289,15 +288,15 @@ class SweepRun:
         self.check()
         with self._owned(), self._signals(), quiet_launchers(self.s.trial_output.name == "file"):
             try:
-                with self._bookkeeping():
+                with self.bookkeeping():
                     self.open()
                 assert self.journal is not None and self.opt is not None
                 with SweepProgress(self) as self.progress:
                     try:
                         if self.s.is_async:
-                            self._run_async()
+                            self.scheduler.run_async()
                         else:
-                            self._run_batches()
+                            self.scheduler.run_batches()
                     except _Interrupt as e:
                         self._stop(e.signum)
                     if self.stop_error is not None:
@@ -309,7 +308,7 @@ class SweepRun:
             finally:
                 if self.journal is not None:
                     self.journal.close()
-                release(self._started)
+                release(self.scheduler.started)
         from carbs.sweep.journal import load_trials
 
         return load_trials(self.sweep_dir)
@@ -352,7 +351,7 @@ class SweepRun:
                 signal.signal(s, handler)
 
     @contextlib.contextmanager
-    def _bookkeeping(self) -> Iterator[None]:
+    def bookkeeping(self) -> Iterator[None]:
         """A step a stop signal must not cut in two (journal, optimiser, checkpoint)."""
         self._critical += 1
         try:
@@ -362,26 +361,8 @@ class SweepRun:
         if not self._critical and self._signal is not None:
             raise _Interrupt(self._signal)
 
-    # --- async ----------------------------------------------------------------------------
-    def _run_async(self) -> None:
-        while True:
-            self._fill()
-            if not self.inflight:
-                return
-            self._wait()
-
-    def _slots(self) -> int:
-        return 1 if self.kind.inline else self.s.n_jobs
-
-    def _fill(self) -> None:
-        while self.stop_error is None and len(self.inflight) < self._slots():
-            with self._bookkeeping():
-                t = self._next_trial()
-            if t is None:
-                return
-            self._launch(t)
-
-    def _next_trial(self, cap_for: int = 1) -> _Trial | None:
+    # --- what to launch ----------------------------------------------------------------
+    def next_trial(self, cap_for: int = 1) -> Trial | None:
         """A trial to launch: one to relaunch, else a new suggestion if the budget allows."""
         if self.retry:
             return self.retry.pop(0)
@@ -395,14 +376,14 @@ class SweepRun:
             cap = self.s.max_trial_cost_fraction * (self.s.max_cost - committed) / cap_for
         return self._new_trial(cap)
 
-    def _new_trial(self, cap: float | None) -> _Trial:
+    def _new_trial(self, cap: float | None) -> Trial:
         assert self.opt is not None and self.journal is not None
         for _ in range(3):
             sug = self.opt.suggest(max_suggestion_cost=cap)
             if sug.suggestion_id not in self._ids:
                 break
             self.opt.forget(sug.suggestion_id)  # an id the journal already holds
-        t = _Trial(sug.suggestion_id, dict(sug.config),
+        t = Trial(sug.suggestion_id, dict(sug.config),
                    predicted_cost=self._predicted(sug.predictions))
         self.journal.add_running(t.trial_id, t.config, sug.predictions)
         self._ids.add(t.trial_id)
@@ -420,163 +401,31 @@ class SweepRun:
                     if not o.is_failure)
         return float(ok[len(ok) // 2]) if ok else 0.0
 
-    def _launch(self, t: _Trial) -> None:
-        overrides = self._overrides(t)
-        with self._bookkeeping():
-            if not self._composed_once and self.compose is not None:
-                # the first trial is composed here, so a config that cannot compose stops
-                # nothing but its own trial; later ones are composed by the launcher only
-                self._composed_once = True
-                try:
-                    self.compose(overrides)
-                except Exception as e:  # noqa: BLE001  (a config this job cannot compose)
-                    self._finish(t, TrialOutcome("failed", math.nan, 0.0,
-                                                 error=f"config composition failed: {e}"))
-                    return
-            launcher = self._assign([t])
-        if self.kind.inline:
-            returns, error = _call_launch(launcher, [overrides], t.job_num)
-            with self._bookkeeping():
-                self.inflight.pop(t.trial_id, None)
-                self._complete(t, returns[0] if returns else None, error)
-            return
-        threading.Thread(target=self._launch_thread, args=(launcher, overrides, t),
-                         name=f"carbs-job-{t.job_num}", daemon=True).start()
-
-    def _assign(self, trials: Sequence[_Trial]) -> Any:
-        """Job numbers, the journal's launch records, and a launcher for these trials."""
-        assert self.journal is not None
+    def mark_launched(self, trials: Sequence[Trial]) -> dict[int, TrialRef]:
+        """Give trials job numbers and write their launch to the journal; they are in flight."""
+        assert self.journal is not None and self.progress is not None
         refs = {}
         for t in trials:
             t.job_num, self.next_job = self.next_job, self.next_job + 1
             t.attempt += 1
             t.launched, t.adopted = time.time(), False
             self.journal.launch(t.trial_id, t.job_num)
-            refs[t.job_num] = self._ref(t)
+            refs[t.job_num] = self.ref(t)
             self.inflight[t.trial_id] = t
-            assert self.progress is not None
             self.progress.launched(t)
-        launcher = self.new_launcher(self.task.for_trials(refs))
-        self._started |= prepare(launcher, self.kind, self.s.n_jobs, first=self._launches == 0)
-        self._launches += 1
-        if self.progress is not None:
-            self.progress.refresh()
-        return launcher
-
-    def _launch_thread(self, launcher: Any, overrides: list[str], t: _Trial) -> None:
-        returns, error = _call_launch(launcher, [overrides], t.job_num)
-        self._events.put((t.trial_id, t.job_num, returns[0] if returns else None, error))
-
-    def _wait(self) -> None:
-        """Record what finished (waiting at most :data:`_POLL_S`), adopted trials and
-        deadlines."""
-        try:
-            event = self._events.get(timeout=_POLL_S)
-        except queue.Empty:
-            event = None
-        with self._bookkeeping():
-            while event is not None:
-                trial_id, job_num, ret, error = event
-                t = self.inflight.get(trial_id)
-                if t is not None and t.job_num == job_num and not t.adopted:
-                    del self.inflight[trial_id]
-                    self._complete(t, ret, error)
-                try:
-                    event = self._events.get_nowait()
-                except queue.Empty:
-                    event = None
-            self._poll_adopted()
-            self._check_deadlines()
-
-    def _poll_adopted(self) -> None:
-        for t in [t for t in self.inflight.values() if t.adopted]:
-            record = read_result(self.sweep_dir, self._ref(t))
-            if record is not None:
-                del self.inflight[t.trial_id]
-                self._finish(t, outcome_from_record(record, self.s.objective, self.s.cost))
-                end_orphan(read_start(self.sweep_dir, self._ref(t)))
-            elif worker_state(read_start(self.sweep_dir, self._ref(t))) != "alive":
-                del self.inflight[t.trial_id]
-                self._interrupted(t, "its worker died after the sweep that launched it")
-
-    def _check_deadlines(self) -> None:
-        """The sweep's own deadline, behind the worker's (:mod:`carbs.sweep.task`): a trial
-        that outlives ``trial_timeout_s`` by a grace period has a stuck worker; it is ended
-        (when on this host) and the trial fails, freeing its slot."""
-        timeout = self.s.trial_timeout_s
-        if timeout is None:
-            return
-        grace = 10.0 + 0.1 * timeout
-        now = time.time()
-        for t in [t for t in self.inflight.values() if now - t.launched > timeout + grace]:
-            del self.inflight[t.trial_id]
-            ended = stop_workers([read_start(self.sweep_dir, self._ref(t))], grace_s=2.0) \
-                if not t.adopted else 0
-            self._finish(t, TrialOutcome(
-                "failed", math.nan, 0.0, error=f"timed out: no result {now - t.launched:.0f} s "
-                f"after launch (trial_timeout_s={timeout:g}); its worker did not stop"
-                + (" and was ended" if ended else "")))
-
-    # --- batch ----------------------------------------------------------------------------
-    def _run_batches(self) -> None:
-        while self.inflight:  # trials adopted from a dead sweep finish first
-            self._wait()
-        while self.stop_error is None:
-            with self._bookkeeping():
-                batch = self._next_batch()
-            if not batch:
-                return
-            self._launch_batch(batch)
-
-    def _next_batch(self) -> list[_Trial]:
-        batch = self.retry[: self.s.n_jobs]
-        self.retry = self.retry[len(batch):]
-        n_new = self.s.n_jobs - len(batch)
-        if self.s.max_trials is not None:
-            n_new = min(n_new, self.s.max_trials - self.n_trials)
-        if self.s.max_cost is not None and self.spent >= self.s.max_cost:
-            n_new = 0
-        for _ in range(max(n_new, 0)):
-            t = self._next_trial(cap_for=n_new)
-            if t is None:
-                break
-            batch.append(t)
-        return batch
-
-    def _launch_batch(self, batch: list[_Trial]) -> None:
-        launchable, overrides = [], []
-        with self._bookkeeping():
-            for t in batch:
-                ov = self._overrides(t)
-                if self.compose is not None and self._launches == 0:
-                    try:
-                        self.compose(ov)
-                    except Exception as e:  # noqa: BLE001  (a config this job cannot compose)
-                        self._finish(t, TrialOutcome("failed", math.nan, 0.0,
-                                                     error=f"config composition failed: {e}"))
-                        continue
-                launchable.append(t)
-                overrides.append(ov)
-            if not launchable:
-                return
-            launcher = self._assign(launchable)
-        returns, error = _call_launch(launcher, overrides, launchable[0].job_num)
-        with self._bookkeeping():
-            for i, t in enumerate(launchable):
-                self.inflight.pop(t.trial_id, None)
-                self._complete(t, returns[i] if i < len(returns) else None, error)
+        return refs
 
     # --- recording --------------------------------------------------------------------------
-    def _ref(self, t: _Trial) -> TrialRef:
+    def ref(self, t: Trial) -> TrialRef:
         return TrialRef(self.uid, t.trial_id, t.attempt, t.job_num)
 
-    def _overrides(self, t: _Trial) -> list[str]:
+    def overrides(self, t: Trial) -> list[str]:
         return [*self.fixed, format_override("hydra.sweep.dir", str(self.sweep_dir)),
                 *(format_override(k, v) for k, v in t.config.items())]
 
-    def _complete(self, t: _Trial, ret: Any, launch_error: str | None) -> None:
+    def complete(self, t: Trial, ret: Any, launch_error: str | None) -> None:
         """A launch call returned: the worker's record, else Hydra's ``JobReturn``."""
-        record = read_result(self.sweep_dir, self._ref(t))
+        record = read_result(self.sweep_dir, self.ref(t))
         if record is not None:
             out = outcome_from_record(record, self.s.objective, self.s.cost)
         elif ret is None and launch_error:
@@ -593,18 +442,18 @@ class SweepRun:
                 f"({launch_error})"))
         else:
             out = outcome_from_job_return(ret, self.s.objective, self.s.cost)
-        self._finish(t, out)
+        self.finish(t, out)
 
-    def _interrupted(self, t: _Trial, why: str) -> None:
+    def interrupted(self, t: Trial, why: str) -> None:
         if self.s.on_interrupted is OnInterrupted.retry and t.attempt < 2:
             self.retry.append(t)
             return
         again = "interrupted twice" if t.attempt >= 2 else "interrupted"
-        self._finish(t, TrialOutcome("failed", math.nan, 0.0, error=(
+        self.finish(t, TrialOutcome("failed", math.nan, 0.0, error=(
             f"{again}: {why} (attempt {t.attempt}; "
             f"on_interrupted={self.s.on_interrupted.name})")))
 
-    def _finish(self, t: _Trial, out: TrialOutcome) -> None:
+    def finish(self, t: Trial, out: TrialOutcome) -> None:
         """Journal first (the record of truth), then the optimiser, then its checkpoint."""
         assert self.journal is not None and self.opt is not None
         if out.cost > 0 and not math.isfinite(self.spent + out.cost):
@@ -612,7 +461,7 @@ class SweepRun:
                    f"trial's {self.s.cost!r}) is not a finite number; report the cost in larger "
                    "units (e.g. PFLOPs rather than FLOPs) and start a new sweep")
             out = dataclasses.replace(out, status="failed", output=math.nan, cost=0.0, error=msg)
-            self._stop_with(SweepConfigError(f"hydra.sweeper.cost: {msg}"))
+            self.stop_with(SweepConfigError(f"hydra.sweeper.cost: {msg}"))
         self.journal.finish(t.trial_id, out.status, out.output, out.cost, out.metrics,
                             out.error, job_dir=out.job_dir, finished_at=out.finished_at,
                             worker=out.worker, node=out.node)
@@ -629,17 +478,17 @@ class SweepRun:
         if self.progress is not None:
             self.progress.finished(t, out)
         if out.schema_error:
-            self._stop_with(SweepConfigError(
+            self.stop_with(SweepConfigError(
                 f"hydra.sweeper.objective/cost: {out.schema_error}. Fix the sweep's objective "
                 f"or cost key, then resume with hydra.sweep.dir={self.sweep_dir}"))
         if self.consecutive_failures >= self.s.max_consecutive_failures:
-            self._stop_with(SweepAbortedError(
+            self.stop_with(SweepAbortedError(
                 f"{self.consecutive_failures} trials in a row failed "
                 f"(max_consecutive_failures={self.s.max_consecutive_failures}); the last error: "
                 f"{self.last_error}. Finished trials are kept in {self.sweep_dir / JOURNAL_FILE}; "
                 f"fix the cause and resume with hydra.sweep.dir={self.sweep_dir}"))
 
-    def _stop_with(self, error: CompactHydraException) -> None:
+    def stop_with(self, error: CompactHydraException) -> None:
         """Launch nothing more; raise ``error`` once the trials in flight are recorded."""
         if self.stop_error is None:
             self.stop_error = error
@@ -647,7 +496,7 @@ class SweepRun:
                 logger.warning("stopping the sweep once the %d trial(s) in flight finish: %s",
                                len(self.inflight), error)
 
-    def _observe(self, t: _Trial, status: str, output: Any, cost: float) -> None:
+    def _observe(self, t: Trial, status: str, output: Any, cost: float) -> None:
         assert self.opt is not None
         ok = status == "ok"
         value = float(output) if ok and output is not None else math.nan
@@ -672,13 +521,13 @@ class SweepRun:
             raise SweepStoppedError(f"sweep {self.name} stopped by {name} before its first trial")
         flights = list(self.inflight.values())
         logger.warning("%s: stopping the sweep and its %d trial(s) in flight", name, len(flights))
-        ended = stop_workers([read_start(self.sweep_dir, self._ref(t)) for t in flights])
+        ended = stop_workers([read_start(self.sweep_dir, self.ref(t)) for t in flights])
         stopped = 0
         for t in flights:
             self.inflight.pop(t.trial_id, None)
-            record = read_result(self.sweep_dir, self._ref(t))
+            record = read_result(self.sweep_dir, self.ref(t))
             if record is not None:  # it finished as the sweep stopped
-                self._finish(t, outcome_from_record(record, self.s.objective, self.s.cost))
+                self.finish(t, outcome_from_record(record, self.s.objective, self.s.cost))
                 continue
             self.journal.mark_stopped(t.trial_id, f"the sweep received {name} at {utc_now()}; "
                                       "relaunched on resume")
@@ -688,52 +537,6 @@ class SweepRun:
             f"sweep {self.name} stopped by {name}: {self.n_finished} trial(s) finished, "
             f"{stopped} stopped in flight (noted in the journal, relaunched on resume), "
             f"{ended} worker process(es) ended; resume with hydra.sweep.dir={self.sweep_dir}")
-
-
-def _call_launch(launcher: Any, overrides: list[list[str]], first_job: int
-                 ) -> tuple[Sequence[Any], str | None]:
-    """``launcher.launch``; a launcher error is returned (the trials fail or are relaunched),
-    a stop signal propagates."""
-    try:
-        return launcher.launch(overrides, initial_job_idx=first_job), None
-    except Exception as e:  # noqa: BLE001  (a dead worker fails its trials, not the sweep)
-        return [], f"{type(e).__name__}: {e}"
-
-
-def check_identity(meta: Mapping[str, Any], identity: Mapping[str, Any], path: Path) -> None:
-    """A resumed sweep must have the journal's identity (raises SweepConfigError with a
-    one-line difference)."""
-    diff = identity_diff(meta, identity)
-    if diff:
-        raise SweepConfigError(f"{diff} ({path}); resume with the original settings, or start a "
-                               "new sweep in a new hydra.sweep.dir")
-
-
-def identity_diff(meta: Mapping[str, Any], identity: Mapping[str, Any]) -> str | None:
-    """The first difference between a journal's identity and a sweep's, as one line (None
-    when they match). Keys a journal predates are not compared."""
-    old_space, new_space = meta.get("space") or {}, identity["space"]
-    for name in list(new_space) + [n for n in old_space if n not in new_space]:
-        if old_space.get(name) != new_space.get(name):
-            return (f"hydra.sweeper.search_space.{name}: differs from the journal's (journal: "
-                    f"{old_space.get(name)}, now: {new_space.get(name)})")
-    if list(old_space) != list(new_space):
-        return (f"hydra.sweeper.search_space: the parameter order differs from the journal's "
-                f"({list(old_space)})")
-    for key, field_name in (("objective", "objective"), ("direction", "direction"),
-                            ("cost_key", "cost")):
-        if meta.get(key) != identity[key]:
-            return (f"hydra.sweeper.{field_name}={identity[key]!r} differs from the journal's "
-                    f"{meta.get(key)!r}")
-    if "fixed_overrides" in meta and "fixed_overrides" in identity:
-        old, new = set(meta["fixed_overrides"]), set(identity["fixed_overrides"])
-        if old != new:
-            return (f"the command line's overrides differ from the journal's: only in the "
-                    f"journal {sorted(old - new)}, only now {sorted(new - old)}")
-    if meta.get("config_name", identity.get("config_name")) != identity.get("config_name"):
-        return (f"the app's config {identity.get('config_name')!r} differs from the journal's "
-                f"{meta.get('config_name')!r}")
-    return None
 
 
 def _read_only(sweep_dir: Path, e: OSError) -> str:

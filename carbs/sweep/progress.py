@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from carbs.sweep.journal import JOURNAL_FILE
 
 if TYPE_CHECKING:
-    from carbs.sweep.loop import SweepRun, _Trial
+    from carbs.sweep.loop import SweepRun, Trial
     from carbs.sweep.outcome import TrialOutcome
 
 logger = logging.getLogger("carbs.sweep")
@@ -72,13 +72,13 @@ class SweepProgress:
                 f"cost {budget}, best {'-' if best is None else f'{best[0]:.6g}'}, "
                 f"front {front}, {r.n_failed} failed")
 
-    def launched(self, t: _Trial) -> None:
+    def launched(self, t: Trial) -> None:
         """A trial went to the launcher (the sweep log only)."""
         params = " ".join(f"{k}={_short(v)}" for k, v in t.config.items())
         launch_logger.info("trial %s -> job %d (attempt %d): %s; %d in flight", t.trial_id,
                            t.job_num, t.attempt, params, len(self.run.inflight))
 
-    def finished(self, t: _Trial, out: TrialOutcome) -> None:
+    def finished(self, t: Trial, out: TrialOutcome) -> None:
         """A trial was recorded: its line, the bar, the plots."""
         r = self.run
         where = f"job {t.job_num}"

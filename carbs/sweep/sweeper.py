@@ -48,7 +48,8 @@ __all__ = ["CARBSSweeper"]
 
 
 class CARBSSweeper(Sweeper):
-    """Hydra Sweeper driving a CARBS search (fields: :class:`carbs.sweep.settings.CARBSSweeperConf`)."""
+    """Hydra Sweeper driving a CARBS search (its fields:
+    :class:`carbs.sweep.settings.CARBSSweeperConf`)."""
 
     def __init__(self, **conf: Any) -> None:
         conf.pop("_target_", None)
@@ -82,7 +83,7 @@ class CARBSSweeper(Sweeper):
                          output=s.trial_output.name)
         run = SweepRun(settings=s, name=self.name, config=config, sweep_dir=self.sweep_dir,
                        fixed_overrides=fixed, task=task, new_launcher=self._launcher,
-                       kind=kind_of(self._launcher(task)), result_keys=task.result_keys,
+                       kind=kind_of(self._launcher(task), s.n_jobs), result_keys=task.result_keys,
                        compose=self._compose, config_name=config_name)
         return run.run()
 
@@ -108,8 +109,8 @@ def _resolve_sweep_dir(config: DictConfig, settings: CARBSSweeperConf, name: str
     """The sweep directory: ``hydra.sweep.dir``, or with ``resume=true`` and no journal there,
     the newest sibling directory holding a journal of the same sweep (same name and identity;
     siblings of another experiment are skipped)."""
+    from carbs.sweep.identity import identity_diff
     from carbs.sweep.journal import JOURNAL_FILE, Journal, JournalError
-    from carbs.sweep.loop import identity_diff
 
     sweep_dir = Path(str(config.hydra.sweep.dir)).absolute()
     if not settings.resume or (sweep_dir / JOURNAL_FILE).exists():

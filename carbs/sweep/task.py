@@ -98,13 +98,14 @@ class TrialTask:
             error = (f"SystemExit: the task called sys.exit({e.code})" if isinstance(e, SystemExit)
                      else f"{type(e).__name__}: {e}".strip())
             record.update(kind="raised", error=error, traceback=traceback.format_exc(limit=-6),
-                          seconds=time.perf_counter() - t0, finished_at=utc_now())
+                          seconds=time.perf_counter() - t0, finished_at=utc_now(),
+                          ended=time.time())
             write_result(self.sweep_dir, ref, record)
             if isinstance(e, SystemExit):  # a task calling sys.exit must not end the sweep
                 raise RuntimeError(f"the task called sys.exit({e.code})") from None  # noqa: TRY004
             raise
         record.update(kind="returned", result=plain(value), seconds=time.perf_counter() - t0,
-                      finished_at=utc_now())
+                      finished_at=utc_now(), ended=time.time())
         write_result(self.sweep_dir, ref, record)
         return value
 

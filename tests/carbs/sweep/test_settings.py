@@ -7,7 +7,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from carbs import CategoricalSpace, LogSpace
-from carbs.sweep.loop import check_identity
+from carbs.sweep.identity import check_identity
 from carbs.sweep.outcome import interpret_result
 from carbs.sweep.settings import (
     CARBSOptions,
