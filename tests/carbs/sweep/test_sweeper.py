@@ -121,6 +121,18 @@ def test_budget_with_trials_in_flight(sweep, tmp_path):
             assert s["cost"] <= 0.5 * 40 * 1.5
 
 
+@pytest.mark.parametrize("mode", ["file", "console"])
+def test_a_trials_output_goes_to_its_job_log_or_with_console_to_the_sweeps(sweep, tmp_path, mode):
+    proc, d = sweep(tmp_path, "hydra.sweeper.max_trials=1", f"hydra.sweeper.trial_output={mode}")
+    log = (d / "0" / "toy_sweep_app.log").read_text()
+    assert "toy trial log line" in log  # Hydra's job log, either way
+    if mode == "file":
+        assert "toy trial x=" in log and "toy trial" not in proc.stdout + proc.stderr
+    else:
+        assert "toy trial x=" in proc.stdout and "toy trial x=" not in log
+    assert re.search(r"trial \w+ ok \(job 0, [\d.]+ s on .+:\d+\)", proc.stdout)
+
+
 def test_consecutive_failures_stop_the_sweep_naming_the_last_error(sweep, tmp_path):
     proc, d = sweep(tmp_path, "hydra.sweeper.max_trials=10",
                     "hydra.sweeper.max_consecutive_failures=3", "mode=exit", check=False)
