@@ -46,6 +46,9 @@ class SweepProgress:
 
     def __enter__(self) -> SweepProgress:  # noqa: PYI034  (typing.Self: Python 3.11)
         r = self.run
+        # the sweep's lines are its output: a library that disabled the existing loggers earlier
+        # in this process (logging.config.dictConfig's default) does not silence them
+        logger.disabled = launch_logger.disabled = False
         self._file = logging.FileHandler(r.sweep_dir / SWEEP_LOG)
         self._file.setFormatter(logging.Formatter("[%(asctime)s][%(levelname)s] %(message)s"))
         logger.addHandler(self._file)
