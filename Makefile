@@ -25,7 +25,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 # The main job: a CARBS sweep of the LM recipe on the offline KJV corpus (conf/sweep/lm_tiny.yaml,
-# two trials at a time on the joblib launcher), then the scaling report of that sweep and the
+# two trials in flight on the joblib launcher; the console shows one line per finished trial,
+# each trial's own log is in its job folder), then the scaling report of that sweep and the
 # recommended configuration for 10x its largest run (with the next sweep's YAML). Outputs
 # land in demo_out/ (the sweep directory demo_out/lm_tiny holds the journal, the optimiser state,
 # the plots and one folder per trial). Re-running resumes the same sweep (`make clean` starts
@@ -37,7 +38,7 @@ EPOCH_CSV = $$($(PY) -c 'import scaling; print(scaling.chinchilla_epoch_path())'
 
 demo: $(STAMP)
 	$(DEMO_ENV) $(PY) -m recipes.lm --multirun +sweep=lm_tiny hydra.sweep.dir=$(DEMO_SWEEP) \
-		hydra/launcher=joblib hydra.launcher.n_jobs=2 hydra.sweeper.n_jobs=2 \
+		hydra/launcher=joblib hydra.sweeper.n_jobs=2 \
 		hydra.sweeper.max_trials=$(DEMO_TRIALS)
 	$(DEMO_ENV) $(PY) -m scaling report $(DEMO_SWEEP) --out demo_out/lm_tiny_report
 	$(DEMO_ENV) $(PY) -m scaling recommend $(DEMO_SWEEP) --budget 10x --out demo_out/lm_tiny_recommend \

@@ -1,11 +1,12 @@
 """What the CARBS sweeper (CARBS suggest/observe, the SQLite journal, the JSON checkpoints, the
 trial records, the plots) adds per trial over the trial itself.
 
-    python -m benchmarks.sweep_overhead            # 10 and 100 trials
-    python -m benchmarks.sweep_overhead --quick    # 10 and 30 trials (< 60 s)
+    python -m benchmarks.sweep_overhead            # 10 and 100 trials; 64 trials at 8 workers
+    python -m benchmarks.sweep_overhead --quick    # 10 trials; 8 at 8 workers (< 60 s)
 
-Both arms run in this process, one after the other, on Hydra's basic (in-process) launcher,
-with the same no-op task (``--trial-seconds`` of sleep, default 0, so only overhead is timed),
+Both arms run in this process, one after the other, on Hydra's basic (in-process) launcher
+(one trial at a time) and on the joblib launcher with 8 worker processes, with the same no-op
+task (``--trial-seconds`` of sleep, default 0, so only overhead is timed),
 the same Hydra app and the same thread settings (torch and BLAS at 1 thread):
 
 - baseline: a plain Hydra ``--multirun`` grid (Hydra's BasicSweeper) over the ``x`` values that
@@ -13,10 +14,14 @@ the same Hydra app and the same thread settings (torch and BLAS at 1 thread):
   config, the job directory, logging setup, the task call);
 - ours: the same app under ``hydra/sweeper=carbs`` with a 3-parameter search space (two
   numbers and a categorical; cost-aware), budget ``max_trials=N``, the sweeper's defaults
-  (plots refreshed every 30 s and at the end).
+  (asynchronous: ``n_jobs`` trials in flight, one launch per trial; plots refreshed every 30 s
+  and at the end).
 
-Per-trial overhead = (ours - baseline) / N. Targets: < 5% of a 30-second trial
-(1.5 s) and < 0.5 s per trial at 100 trials. The last line is one JSON object per setting.
+With 8 workers the baseline hands all N jobs to joblib in one call, so the difference is what
+the sweeper serialises in its own process: a suggestion per trial (the GP fits), the journal,
+the checkpoints and one launch call per trial. Per-trial overhead = (ours - baseline) / N.
+Targets: < 5% of a 30-second trial (1.5 s), and < 0.5 s per trial at 100 trials. The last line
+is one JSON object per setting.
 """
 
 from __future__ import annotations
@@ -72,8 +77,11 @@ def _run_app(conf_dir: Path, overrides: list[str]) -> float:
     import hydra
     from hydra.core.global_hydra import GlobalHydra
 
+    # by its module's name (not __main__), so that joblib's workers can unpickle it
+    from benchmarks.sweep_overhead import _task as task
+
     GlobalHydra.instance().clear()
-    app = hydra.main(config_path=str(conf_dir), config_name="config", version_base="1.3")(_task)
+    app = hydra.main(config_path=str(conf_dir), config_name="config", version_base="1.3")(task)
     argv = sys.argv
     sys.argv = ["sweep_overhead", "--multirun", *overrides, *_QUIET]
     try:
@@ -85,37 +93,48 @@ def _run_app(conf_dir: Path, overrides: list[str]) -> float:
         GlobalHydra.instance().clear()
 
 
-def _carbs_arm(conf_dir: Path, work: Path, n: int, sleep: float, tag: str) -> tuple[float, list]:
+def _launcher(workers: int) -> list[str]:
+    return [] if workers == 1 else ["hydra/launcher=joblib", f"hydra.launcher.n_jobs={workers}"]
+
+
+def _carbs_arm(conf_dir: Path, work: Path, n: int, sleep: float, tag: str,
+               workers: int) -> tuple[float, list]:
     from carbs.sweep.journal import load_trials
 
     sweep_dir = work / f"carbs-{tag}"
     wall = _run_app(conf_dir, ["+sweep=toy", f"hydra.sweep.dir={sweep_dir}",
-                               f"hydra.sweeper.max_trials={n}", f"sleep={sleep}"])
+                               f"hydra.sweeper.max_trials={n}", f"hydra.sweeper.n_jobs={workers}",
+                               f"sleep={sleep}", *_launcher(workers)])
     df = load_trials(sweep_dir)
     if len(df) != n or not (df["status"] == "ok").all():
         raise RuntimeError(f"the CARBS arm ran {len(df)} trials ({df['status'].tolist()})")
     return wall, df["param.x"].tolist()
 
 
-def _grid_arm(conf_dir: Path, work: Path, xs: list, sleep: float, tag: str) -> float:
+def _grid_arm(conf_dir: Path, work: Path, xs: list, sleep: float, tag: str,
+              workers: int) -> float:
     values = ",".join(repr(float(x)) for x in xs)
     return _run_app(conf_dir, [f"hydra.sweep.dir={work / f'grid-{tag}'}", f"x={values}",
-                               f"sleep={sleep}"])
+                               f"sleep={sleep}", *_launcher(workers)])
 
 
-def measure(n: int, sleep: float, work: Path, conf_dir: Path) -> dict:
+def measure(n: int, sleep: float, work: Path, conf_dir: Path, workers: int = 1) -> dict:
     """Both arms at ``n`` trials (same process, same task, same configurations)."""
-    ours, xs = _carbs_arm(conf_dir, work, n, sleep, str(n))
-    base = _grid_arm(conf_dir, work, xs, sleep, str(n))
+    tag = f"{n}-{workers}"
+    ours, xs = _carbs_arm(conf_dir, work, n, sleep, tag, workers)
+    base = _grid_arm(conf_dir, work, xs, sleep, tag, workers)
     per_trial = (ours - base) / n
     return {
         "benchmark": "sweep_overhead",
         "trials": n,
+        "workers": workers,
+        "launcher": "basic" if workers == 1 else "joblib",
         "trial_seconds": sleep,
         "threads": torch.get_num_threads(),
         "ours_s": round(ours, 3),
         "baseline_s": round(base, 3),
-        "baseline": "plain Hydra --multirun grid (BasicSweeper), same x values, same task",
+        "baseline": "plain Hydra --multirun grid (BasicSweeper), same x values, same task, "
+                    "same launcher",
         "ours_s_per_trial": round(ours / n, 4),
         "baseline_s_per_trial": round(base / n, 4),
         "overhead_s_per_trial": round(per_trial, 4),
@@ -128,8 +147,11 @@ def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     ap = argparse.ArgumentParser(prog="python -m benchmarks.sweep_overhead", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="10 and 30 trials (under 60 s)")
+    ap.add_argument("--quick", action="store_true",
+                    help="10 trials, and 8 at 8 workers (under 60 s)")
     ap.add_argument("--trials", type=int, nargs="+", help="trial counts (default 10 100)")
+    ap.add_argument("--parallel-trials", type=int,
+                    help="trials of the 8-worker setting (default 64; 0 skips it)")
     ap.add_argument("--trial-seconds", type=float, default=0.0,
                     help="sleep inside each trial (default 0: time the overhead only)")
     ap.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (default 1)")
@@ -138,7 +160,11 @@ def main(argv: list[str] | None = None) -> None:
     os.environ["TQDM_DISABLE"] = "1"  # no progress bars in the figures' output
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
-    counts = args.trials or ([10, 30] if args.quick else [10, 100])
+    counts = args.trials or ([10] if args.quick else [10, 100])
+    parallel = (8 if args.quick else 64) if args.parallel_trials is None else args.parallel_trials
+    # joblib's workers import this module by name
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parents[1]),
+                                                             os.environ.get("PYTHONPATH")]))
     rows = []
     with tempfile.TemporaryDirectory(prefix="sweep_overhead-") as tmp:
         work = Path(tmp)
@@ -148,12 +174,16 @@ def main(argv: list[str] | None = None) -> None:
         (conf_dir / "sweep" / "toy.yaml").write_text(_SWEEP)
         # warm-up: imports, plugin discovery, first GP fit, for both arms alike
         measure(2, 0.0, work / "warmup", conf_dir)
-        for n in counts:
-            row = measure(n, args.trial_seconds, work, conf_dir)
+        if parallel:  # and the 8 workers' pool
+            measure(2, 0.0, work / "warmup", conf_dir, workers=8)
+        settings = [(n, 1) for n in counts] + ([(parallel, 8)] if parallel else [])
+        for n, workers in settings:
+            row = measure(n, args.trial_seconds, work, conf_dir, workers)
             rows.append(row)
-            print(f"{n:4d} trials: CARBS sweep {row['ours_s']:.2f} s, plain grid "
-                  f"{row['baseline_s']:.2f} s -> overhead {row['overhead_s_per_trial']:.3f} s per "
-                  f"trial ({row['overhead_pct_of_30s_trial']:.2f}% of a 30 s trial)", flush=True)
+            print(f"{n:4d} trials, {workers} worker(s): CARBS sweep {row['ours_s']:.2f} s, plain "
+                  f"grid {row['baseline_s']:.2f} s -> overhead {row['overhead_s_per_trial']:.3f} "
+                  f"s per trial ({row['overhead_pct_of_30s_trial']:.2f}% of a 30 s trial)",
+                  flush=True)
     print(json.dumps(rows))
 
 

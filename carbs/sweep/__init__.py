@@ -2,10 +2,16 @@
 
 - :mod:`carbs.sweep.sweeper`: the Hydra ``Sweeper`` (thin glue: settings, sweep directory,
   launcher);
-- :mod:`carbs.sweep.settings`: the ``hydra.sweeper`` schema and every check made before the
-  first trial;
-- :mod:`carbs.sweep.loop`: one sweep from start (or resume) to budget;
-- :mod:`carbs.sweep.task`: the worker side (each trial's durable record);
+- :mod:`carbs.sweep.settings`: the ``hydra.sweeper`` schema (one typed dataclass) and every
+  check made before the first trial;
+- :mod:`carbs.sweep.loop`: one sweep from start (or resume) to budget: scheduling (async or
+  batch), budgets, stops;
+- :mod:`carbs.sweep.launchers`: how each Hydra launcher takes concurrent trials, and how a
+  stopping sweep ends their workers;
+- :mod:`carbs.sweep.lock`: one owner per sweep directory;
+- :mod:`carbs.sweep.progress`: the bar, the per-trial lines, the sweep log, plots, summary;
+- :mod:`carbs.sweep.task`: the worker side (output, timeout, records);
+- :mod:`carbs.sweep.records`: the records workers leave and how they are matched to trials;
 - :mod:`carbs.sweep.outcome`: a task's result or record as a trial outcome;
 - :mod:`carbs.sweep.journal`: the SQLite journal (importable without Hydra or torch).
 
@@ -21,9 +27,12 @@ _EXPORTS = {
     "CARBSSweeper": "carbs.sweep.sweeper",
     "CARBSSweeperConf": "carbs.sweep.settings",
     "SweepConfigError": "carbs.sweep.settings",
-    "SweepSettings": "carbs.sweep.settings",
+    "load_settings": "carbs.sweep.settings",
     "SweepAbortedError": "carbs.sweep.loop",
     "SweepRun": "carbs.sweep.loop",
+    "SweepStoppedError": "carbs.sweep.loop",
+    "SweepLock": "carbs.sweep.lock",
+    "SweepLockedError": "carbs.sweep.lock",
     "TrialTask": "carbs.sweep.task",
     "TrialOutcome": "carbs.sweep.outcome",
     "interpret_result": "carbs.sweep.outcome",
@@ -41,11 +50,14 @@ __all__ = [
     "JournalError",
     "SweepAbortedError",
     "SweepConfigError",
+    "SweepLock",
+    "SweepLockedError",
     "SweepRun",
-    "SweepSettings",
+    "SweepStoppedError",
     "TrialOutcome",
     "TrialTask",
     "interpret_result",
+    "load_settings",
     "load_trials",
 ]
 
@@ -65,8 +77,9 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from carbs.sweep.journal import JOURNAL_FILE, Journal, JournalError, load_trials
-    from carbs.sweep.loop import SweepAbortedError, SweepRun
+    from carbs.sweep.lock import SweepLock, SweepLockedError
+    from carbs.sweep.loop import SweepAbortedError, SweepRun, SweepStoppedError
     from carbs.sweep.outcome import TrialOutcome, interpret_result
-    from carbs.sweep.settings import CARBSSweeperConf, SweepConfigError, SweepSettings
+    from carbs.sweep.settings import CARBSSweeperConf, SweepConfigError, load_settings
     from carbs.sweep.sweeper import CARBSSweeper
     from carbs.sweep.task import TrialTask

@@ -23,6 +23,7 @@ import math
 import os
 import sqlite3
 import urllib.parse
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,6 +32,7 @@ from typing import Any
 import pandas as pd
 
 from carbs.state import utc_now
+from tays import jsonable
 
 logger = logging.getLogger("carbs")
 
@@ -40,7 +42,9 @@ JOURNAL_FILE = "journal.sqlite"
 JOURNAL_SCHEMA_VERSION = 1
 _STATUSES = ("running", "ok", "failed")
 _CORE = ["trial_id", "sweep", "status", "output", "cost", "error", "started_at", "finished_at",
-         "suggestion", "attempt", "job_num", "job_dir"]
+         "suggestion", "attempt", "job_num", "job_dir", "worker", "node"]
+#: The note a stopped sweep leaves on a trial it stopped (still ``running``: relaunched on resume).
+STOPPED = "stopped:"
 
 
 class JournalError(ValueError):
@@ -100,11 +104,12 @@ class Journal:
                      "status TEXT NOT NULL CHECK (status IN ('running', 'ok', 'failed'))",
                      "output REAL", "cost REAL", "error TEXT", "started_at TEXT",
                      "finished_at TEXT", "suggestion TEXT", "attempt INTEGER NOT NULL DEFAULT 0",
-                     "job_num INTEGER", "job_dir TEXT"]
+                     "job_num INTEGER", "job_dir TEXT", "worker TEXT", "node TEXT"]
                     + [_q(f"param.{n}") for n in param_names])
                 con.execute(f"CREATE TABLE trials ({cols})")
                 rows = [("schema_version", json.dumps(JOURNAL_SCHEMA_VERSION)),
-                        ("created_at", json.dumps(utc_now()))]
+                        ("created_at", json.dumps(utc_now())),
+                        ("sweep_uid", json.dumps(uuid.uuid4().hex))]
                 rows += [(k, json.dumps(v, allow_nan=False)) for k, v in meta.items()]
                 con.executemany("INSERT INTO meta VALUES (?, ?)", rows)
         except BaseException:
@@ -179,6 +184,18 @@ class Journal:
         """All trials in the trial contract (``param.*`` values in param space)."""
         return _frame(self.rows(), self._columns, self.meta)
 
+    @property
+    def sweep_uid(self) -> str:
+        """This sweep's unique id (every worker record names it); journals written before it
+        existed get one on first use."""
+        uid = self.meta.get("sweep_uid")
+        if not uid:
+            uid = uuid.uuid4().hex
+            with self._tx() as con:
+                con.execute("INSERT OR REPLACE INTO meta VALUES ('sweep_uid', ?)",
+                            (json.dumps(uid),))
+        return str(uid)
+
     # --- writing ----------------------------------------------------------------------------
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -190,7 +207,8 @@ class Journal:
         """Write a new trial as ``running`` (before it is launched; see :meth:`launch`)."""
         row = {"trial_id": trial_id, "sweep": self.meta["sweep"], "status": "running",
                "started_at": utc_now(), "attempt": 0,
-               "suggestion": json.dumps(suggestion, allow_nan=False) if suggestion else None}
+               "suggestion": json.dumps(jsonable(suggestion), allow_nan=False) if suggestion
+               else None}
         row.update({f"param.{k}": _sql_value(v) for k, v in params.items()})
         unknown = [k for k in row if k not in self._columns]
         if unknown:
@@ -211,18 +229,28 @@ class Journal:
             if cur.rowcount != 1:
                 raise JournalError(f"{self.path}: trial {trial_id!r} is not running")
 
+    def mark_stopped(self, trial_id: str, why: str) -> None:
+        """Note on a ``running`` trial that a stopping sweep stopped it (it stays ``running``:
+        a resumed sweep relaunches it)."""
+        with self._tx() as con:
+            con.execute("UPDATE trials SET error = ? WHERE trial_id = ? AND status = 'running'",
+                        (f"{STOPPED} {why}", trial_id))
+
     def finish(self, trial_id: str, status: str, output: float, cost: float,
                metrics: Mapping[str, Any] | None = None, error: str | None = None,
-               job_dir: str | None = None, finished_at: str | None = None) -> None:
+               job_dir: str | None = None, finished_at: str | None = None,
+               worker: str | None = None, node: str | None = None) -> None:
         """Finish a ``running`` trial in one transaction: status, objective, cost, metrics
-        (new ``metric.<name>`` columns are added as they appear) and the error text."""
+        (new ``metric.<name>`` columns are added as they appear), the error text, and where it
+        ran (``worker``: host:pid; ``node``: its Ray node, SLURM node or host)."""
         if status not in ("ok", "failed"):
             raise ValueError(f"status must be 'ok' or 'failed', got {status!r}")
         row: dict[str, Any] = {"status": status, "output": _sql_value(float(output)),
                                "cost": _sql_value(float(cost)), "error": error,
                                "finished_at": finished_at or utc_now()}
-        if job_dir is not None:
-            row["job_dir"] = job_dir
+        for key, value in (("job_dir", job_dir), ("worker", worker), ("node", node)):
+            if value is not None:
+                row[key] = value
         for k, v in (metrics or {}).items():
             name = k if k.startswith("metric.") else f"metric.{k}"
             row[name] = _sql_value(v)

@@ -7,6 +7,8 @@ whose cost is not > 0, is a failed trial. A result without the objective or cost
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +30,8 @@ class TrialOutcome:
     error: str | None = None
     job_dir: str | None = None
     finished_at: str | None = None
+    worker: str | None = None  # host:pid of the process that ran it
+    node: str | None = None  # its Ray node, SLURM node or host
     schema_error: str | None = None  # the result can never carry the objective: stop the sweep
 
 
@@ -49,6 +53,15 @@ def _real(v: Any) -> float:
     return float(v)
 
 
+def _as_returned(v: Any) -> str:
+    """A returned value as the message names it: its repr, and its type when it is not a
+    number (``'9.13' (a str; return a number)``)."""
+    text = f"{v!r:.60}"
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        text += f" (a {type(v).__name__}; return a number)"
+    return text
+
+
 def interpret_result(result: Any, objective: str, cost_key: str) -> TrialOutcome:
     """A task's returned value as a trial outcome (failed when it says so, or when the objective
     is not a finite number, or a successful trial's cost is not > 0)."""
@@ -59,11 +72,12 @@ def interpret_result(result: Any, objective: str, cost_key: str) -> TrialOutcome
     failed = result.get("status") == "failed"
     metrics = {}
     for k, v in result.items():
-        if k not in _RESERVED and not isinstance(v, bool) and isinstance(v, (int, float)):
+        if (k not in _RESERVED and not isinstance(v, bool) and isinstance(v, (int, float))
+                and math.isfinite(v)):
             metrics[k if k.startswith("metric.") else f"metric.{k}"] = float(v)
     has_obj, obj = _lookup(result, objective)
-    has_cost, cost = _lookup(result, cost_key)
-    output, cost = _real(obj), _real(cost)
+    has_cost, cost_raw = _lookup(result, cost_key)
+    output, cost = _real(obj), _real(cost_raw)
     error = str(result.get("error") or "") or None
     keys = sorted(result)
     if failed:
@@ -79,10 +93,12 @@ def interpret_result(result: Any, objective: str, cost_key: str) -> TrialOutcome
     spent = cost if math.isfinite(cost) and cost >= 0 else 0.0
     if not math.isfinite(output):
         return TrialOutcome("failed", math.nan, spent, metrics,
-                            f"objective {objective!r} is not a finite number: {obj!r}")
+                            f"objective {objective!r} is not a finite number: the task "
+                            f"returned {_as_returned(obj)}")
     if not (math.isfinite(cost) and cost > 0):
         return TrialOutcome("failed", math.nan, spent, metrics,
-                            f"cost {cost_key!r} must be a finite number > 0, got {cost!r}")
+                            f"cost {cost_key!r} must be a finite number > 0; the task returned "
+                            f"{_as_returned(cost_raw)}")
     return TrialOutcome("ok", output, cost, metrics)
 
 
@@ -96,18 +112,28 @@ def outcome_from_record(record: Mapping[str, Any], objective: str, cost_key: str
     if isinstance(record.get("seconds"), (int, float)):
         out.metrics["metric.job_seconds"] = float(record["seconds"])
     out.job_dir, out.finished_at = record.get("job_dir"), record.get("finished_at")
+    if record.get("host") is not None:
+        out.worker, out.node = f"{record['host']}:{record.get('pid')}", record.get("node")
     return out
 
 
 def outcome_from_job_return(ret: Any, objective: str, cost_key: str) -> TrialOutcome:
-    """Hydra's ``JobReturn`` as a trial outcome (when the worker left no record)."""
+    """Hydra's ``JobReturn`` as a trial outcome (when the worker left no record), through its
+    public ``status`` and ``return_value`` (which re-raises a failed job's exception)."""
     from hydra.core.utils import JobStatus
 
     if ret is None:
         return TrialOutcome("failed", math.nan, 0.0, error="no result: the job's worker died "
                             "or the launcher lost it")
     if ret.status == JobStatus.COMPLETED:
-        return interpret_result(ret._return_value, objective, cost_key)
-    err = ret._return_value
-    return TrialOutcome("failed", math.nan, 0.0,
-                        error=f"{type(err).__name__}: {err}" if err is not None else "job failed")
+        return interpret_result(ret.return_value, objective, cost_key)
+    if ret.status != JobStatus.FAILED:
+        return TrialOutcome("failed", math.nan, 0.0, error=f"job status {ret.status.name}")
+    try:
+        # return_value writes "Error executing job with overrides ..." to stderr before it
+        # re-raises: the sweep reports the error itself, once
+        with contextlib.redirect_stderr(io.StringIO()):
+            ret.return_value  # noqa: B018
+    except Exception as err:  # noqa: BLE001  (the job's own exception, whatever it is)
+        return TrialOutcome("failed", math.nan, 0.0, error=f"{type(err).__name__}: {err}")
+    return TrialOutcome("failed", math.nan, 0.0, error="job failed")

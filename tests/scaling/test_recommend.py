@@ -182,7 +182,7 @@ def test_boolean_choices_stored_as_numbers_come_back_as_booleans():
 
 def test_next_sweep_yaml_parses_and_warm_starts_from_the_small_sweep(tmp_path):
     from carbs import CARBS, CARBSConfig
-    from carbs.sweep.settings import SweepSettings, params_from_search_space
+    from carbs.sweep.settings import load_settings, params_from_search_space
 
     table = law_table()
     rec = recommend(table, ["10x", "100x"], LAW_SPACE, n_bootstrap=50)
@@ -191,7 +191,7 @@ def test_next_sweep_yaml_parses_and_warm_starts_from_the_small_sweep(tmp_path):
     conf = yaml.safe_load(text)
     assert {"override /hydra/sweeper": "carbs"} in conf["defaults"]
     sweeper = conf["hydra"]["sweeper"]
-    settings = SweepSettings.from_conf(sweeper)  # the sweeper's own checks
+    settings = load_settings(sweeper)  # the sweeper's own checks
     params = params_from_search_space(sweeper["search_space"])
     item = rec.recommendations[0]
     by_name = {p.name: p for p in params}
@@ -213,7 +213,7 @@ def test_next_sweep_yaml_parses_and_warm_starts_from_the_small_sweep(tmp_path):
     for _, row in table.iterrows():
         old.observe({p.name: row[f"param.{p.name}"] for p in old_params}, row["output"],
                     row["cost"])
-    new = CARBS.warm_start(CARBSConfig(**settings.carbs), params, from_state=old.state_dict())
+    new = CARBS.warm_start(settings.carbs_config(), params, from_state=old.state_dict())
     assert len(new.observations) == len(table)
 
 

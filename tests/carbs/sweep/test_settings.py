@@ -7,13 +7,15 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 
 from carbs import CategoricalSpace, LogSpace
-from carbs.sweep.loop import _check_identity
+from carbs.sweep.identity import check_identity
 from carbs.sweep.outcome import interpret_result
 from carbs.sweep.settings import (
+    CARBSOptions,
+    CARBSSweeperConf,
     SweepConfigError,
-    SweepSettings,
     check_param_paths,
     format_override,
+    load_settings,
     param_from_spec,
 )
 from carbs.sweep.sweeper import check_arguments
@@ -25,16 +27,31 @@ SPACE = {"train.lr": {"space": "log", "center": 1e-3, "min": 1e-5, "max": 1e-1},
 
 
 def settings(**kw):
-    return SweepSettings.from_conf({"search_space": SPACE, "max_trials": 8, **kw})
+    return load_settings({"search_space": SPACE, "max_trials": 8, **kw})
 
 
 def test_a_valid_sweep_parses():
     s = settings(direction="maximize", cost="metric.flops", carbs={"exploration_bias": 0.5})
+    assert isinstance(s, CARBSSweeperConf) and s.is_async
     assert [p.name for p in s.params] == ["train.lr", "model.d_model", "model.position"]
     assert isinstance(s.params[0].space, LogSpace) and s.params[1].space.is_integer
     assert isinstance(s.params[2].space, CategoricalSpace) and s.params[2].search_center == "rotary"
-    assert s.sign == 1 and s.carbs["exploration_bias"] == 0.5 and s.carbs["seed"] == 0
+    config = s.carbs_config()
+    assert s.sign == 1 and config.better_direction_sign == 1
+    assert config.exploration_bias == 0.5 and config.seed == 0
     assert s.identity()["space"]["train.lr"]["center"] == 1e-3
+    assert s.identity(["a=1"], "lm")["fixed_overrides"] == ["a=1"]
+
+
+def test_the_optimisers_options_are_typed_from_carbs_config():
+    from dataclasses import fields
+
+    from carbs import CARBSConfig
+
+    names = {f.name for f in fields(CARBSOptions)}
+    assert names == {f.name for f in fields(CARBSConfig)} - {
+        "better_direction_sign", "seed", "max_suggestion_cost"}
+    assert CARBSOptions().fit_max_iter == CARBSConfig(better_direction_sign=1).fit_max_iter
 
 
 @pytest.mark.parametrize("spec, match", [
@@ -63,18 +80,25 @@ def test_yaml_strings_for_numbers_are_accepted():
 @pytest.mark.parametrize("kw, match", [
     ({"max_trials": None}, "set a budget"),
     ({"max_trials": 0}, r"max_trials must be an integer >= 1"),
+    ({"max_trials": "many"}, (r"hydra\.sweeper\.max_trials: Value 'many' of type 'str' could "
+                              r"not be converted to Integer")),
     ({"max_trials": None, "max_cost": -1.0}, r"max_cost must be a finite number > 0"),
     ({"max_cost": math.inf}, r"max_cost must be a finite number > 0"),
     ({"n_jobs": 0}, r"n_jobs must be an integer >= 1"),
-    ({"direction": "down"}, r"direction='down'"),
-    ({"on_interrupted": "ignore"}, r"on_interrupted='ignore'"),
+    ({"direction": "down"}, (r"direction: Invalid value 'down', expected one of \[minimize, "
+                             r"maximize\]")),
+    ({"schedule": "eager"}, r"schedule: Invalid value 'eager'"),
+    ({"on_interrupted": "ignore"}, r"on_interrupted: Invalid value 'ignore'"),
     ({"max_consecutive_failures": 0}, r"max_consecutive_failures"),
-    ({"carbs": {"warp_speed": 9}}, r"carbs: unknown CARBSConfig field\(s\) \['warp_speed'\]"),
+    ({"max_trial_cost_fraction": 2.0, "max_cost": 10.0}, r"max_trial_cost_fraction must be in"),
+    ({"trial_timeout_s": 0.0}, r"trial_timeout_s must be a finite number > 0"),
+    ({"carbs": {"warp_speed": 9}}, r"carbs\.warp_speed: Key 'warp_speed' not in 'CARBSOptions'"),
     ({"carbs": {"seed": 3}}, r"carbs\.seed: set it as hydra\.sweeper\.seed"),
+    ({"carbs": {"fit_max_iter": "lots"}}, r"carbs\.fit_max_iter: Value 'lots'"),
     ({"carbs": {"resample_frequency": -1}}, r"carbs: resample_frequency must be >= 0"),
     ({"objective": ""}, r"objective must name a result key"),
     ({"search_space": {}}, r"search_space is empty"),
-    ({"bogus": 1}, r"hydra\.sweeper: unknown field\(s\) \['bogus'\]"),
+    ({"bogus": 1}, r"hydra\.sweeper\.bogus: Key 'bogus' not in 'CARBSSweeperConf'"),
 ])
 def test_bad_sweep_settings_name_the_field(kw, match):
     with pytest.raises(SweepConfigError, match=match):
@@ -93,6 +117,11 @@ def test_parameter_paths_are_checked_against_the_composed_config():
     steps = param_from_spec("train.steps", {"space": "log", "center": 10, "min": 1, "max": 100})
     with pytest.raises(SweepConfigError, match=r"train\.steps.*integer in the config.*integer: true"):
         check_param_paths(cfg, [steps])
+    position = param_from_spec("model.position", {"space": "linear", "center": 1, "min": 0,
+                                                  "max": 2})
+    with pytest.raises(SweepConfigError, match=r"model\.position.*a string in the config "
+                                               r"\('rotary'\).*space: categorical"):
+        check_param_paths(cfg, [position])
 
 
 @pytest.mark.parametrize("value", [1e-3, 3.0000000000000004e-05, 256, True, False, "gelu",
@@ -114,13 +143,19 @@ def test_command_line_arguments():
 
 def test_a_journal_of_another_sweep_is_refused(tmp_path):
     s = settings()
-    meta = {"sweep": "x", **s.identity()}
-    _check_identity(meta, s.identity(), tmp_path)
+    meta = {"sweep": "x", **s.identity(["data=kjv"], "lm")}
+    check_identity(meta, s.identity(["data=kjv"], "lm"), tmp_path)
     other = settings(search_space={**SPACE, "train.lr": {**SPACE["train.lr"], "max": 1.0}})
     with pytest.raises(SweepConfigError, match=r"search_space\.train\.lr: differs from the journal"):
-        _check_identity(meta, other.identity(), tmp_path)
+        check_identity(meta, other.identity(), tmp_path)
     with pytest.raises(SweepConfigError, match=r"hydra\.sweeper\.cost='metric\.flops' differs"):
-        _check_identity(meta, settings(cost="metric.flops").identity(), tmp_path)
+        check_identity(meta, settings(cost="metric.flops").identity(), tmp_path)
+    with pytest.raises(SweepConfigError, match=r"only in the journal \['data=kjv'\], only now "
+                                               r"\['data=c4'\]"):
+        check_identity(meta, s.identity(["data=c4"], "lm"), tmp_path)
+    with pytest.raises(SweepConfigError, match=r"config 'ppo' differs from the journal's 'lm'"):
+        check_identity(meta, s.identity(["data=kjv"], "ppo"), tmp_path)
+    check_identity({"sweep": "x", **s.identity()}, s.identity(["a=1"], "lm"), tmp_path)
 
 
 @pytest.mark.parametrize("result, status, error", [

@@ -1,0 +1,284 @@
+"""How busy a sweep keeps its workers: batch-synchronous vs asynchronous (steady-state)
+scheduling of the CARBS sweeper, on Hydra's joblib launcher.
+
+    python -m benchmarks.sweep_utilisation            # 64 trials at 2, 4 and 8 workers
+    python -m benchmarks.sweep_utilisation --quick    # 24 trials at 8 workers, 10x shorter (< 60 s)
+
+The task replays the project's own ``lm_tiny`` sweep (``notebooks/data/lm_tiny.sqlite``, 63
+successful trials of a tiny LM on CPU, 6 s to 607 s each): a trial takes the recorded trial
+nearest to its configuration (in the search space's basic coordinates), sleeps for that trial's
+``metric.job_seconds`` divided by ``--scale`` (default 10: 0.6 s to 61 s) and returns its
+validation loss, with cost = the seconds it slept. CARBS tunes the same five parameters as
+``conf/sweep/lm_tiny.yaml``, so it faces the real sweep's spread of trial lengths and its
+cost/loss trade-off.
+
+Both arms run in this process, one after the other at each worker count, with the same app,
+seed, budget (``max_trials``) and launcher (joblib, a pool of ``n_jobs`` processes):
+
+- baseline: ``hydra.sweeper.schedule=batch`` (CARBS suggests ``n_jobs`` at once; the next batch
+  waits for the slowest trial: how Hydra's Optuna and Nevergrad sweepers work too);
+- ours: ``schedule=async`` (a freed worker gets the next suggestion at once).
+
+Figures per arm: utilisation = busy worker-seconds / (workers x span), span = first trial's
+start to last trial's end (from the workers' own records), and the same up to the last launch
+(after it the budget is spent and the workers fall idle one by one as the last trials end, the
+tail, which no scheduler avoids without knowing the trials' lengths); wall = the whole sweep command
+(start-up, pool start, suggestions, plots); busy = the trials' summed seconds (CARBS picks the
+trials, so the two arms do not run the same work: compare utilisation, not walls); trials per
+worker-hour (over the span); front
+quality = hypervolume of the (log10 cost, loss) Pareto front of the trials, as a fraction of
+the recorded table's own front, after the same number of trials and after the same span (the
+shorter arm's). Sleeping trials use no CPU, so the workers' count is not limited by the cores,
+but starting 8 worker processes on 2 busy cores takes seconds (it counts in the wall, not in
+the span). The last line is a JSON list: one object per (workers, schedule), then one summary
+object per worker count.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sqlite3
+import sys
+import tempfile
+import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+TABLE = REPO / "notebooks" / "data" / "lm_tiny.sqlite"
+SWEEP_YAML = REPO / "conf" / "sweep" / "lm_tiny.yaml"
+_QUIET = ["hydra/job_logging=disabled", "hydra/hydra_logging=disabled"]
+
+
+# --- the replay task (imported by the joblib workers) -----------------------------------------
+@lru_cache(maxsize=2)
+def _recorded(table: str) -> tuple[list[str], list[str], dict, np.ndarray, np.ndarray,
+                                   np.ndarray]:
+    """The recorded successful trials: parameter names, their space kinds, the space, basic
+    coordinates (standardised to [0, 1]), losses and seconds."""
+    con = sqlite3.connect(f"file:{table}?mode=ro", uri=True)
+    space = json.loads(dict(con.execute("SELECT key, value FROM meta"))["space"])
+    names = list(space)
+    cols = ", ".join(f'"param.{n}"' for n in names)
+    rows = con.execute(f'SELECT {cols}, output, "metric.job_seconds" FROM trials '
+                       "WHERE status = 'ok' AND \"metric.job_seconds\" IS NOT NULL").fetchall()
+    con.close()
+    kinds = [{"LogSpace": "log", "LogitSpace": "logit"}.get(space[n]["type"], "linear")
+             for n in names]
+    data = np.array(rows, dtype=float)
+    basic = _basic(data[:, :-2], kinds, space, names)
+    return names, kinds, space, basic, data[:, -2], data[:, -1]
+
+
+def _basic(values: np.ndarray, kinds: list[str], space: dict, names: list[str]) -> np.ndarray:
+    from tays import forward
+
+    out = np.empty_like(values, dtype=float)
+    for j, (kind, name) in enumerate(zip(kinds, names)):
+        lo, hi = forward(kind, space[name]["min"]), forward(kind, space[name]["max"])
+        out[:, j] = (forward(kind, values[:, j]) - lo) / (hi - lo)
+    return out
+
+
+def replay_task(cfg: Any) -> dict:
+    """The recorded trial nearest to ``cfg``: sleep its (scaled) seconds, return its loss."""
+    names, kinds, space, basic, loss, seconds = _recorded(str(cfg.table))
+    query = np.array([[float(_get(cfg, n)) for n in names]])
+    i = int(np.argmin(((basic - _basic(query, kinds, space, names)) ** 2).sum(axis=1)))
+    duration = float(seconds[i]) / float(cfg.scale)
+    time.sleep(duration)
+    return {"output": float(loss[i]), "cost": duration, "metric.replayed": i}
+
+
+def _get(cfg: Any, path: str) -> Any:
+    node = cfg
+    for part in path.split("."):
+        node = node[part]
+    return node
+
+
+replay_task.result_keys = ("output", "cost", "metric.replayed")
+
+
+# --- running and measuring --------------------------------------------------------------------
+def _write_app(conf_dir: Path, scale: float) -> None:
+    from omegaconf import OmegaConf
+
+    sweeper = OmegaConf.load(SWEEP_YAML).hydra.sweeper
+    space = OmegaConf.to_container(sweeper.search_space)
+    config: dict[str, Any] = {"scale": scale, "table": str(TABLE), "hydra": {"job": {"chdir":
+                                                                                    False}}}
+    for path, spec in space.items():
+        node = config
+        *parents, leaf = path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = spec["center"]
+    (conf_dir / "sweep").mkdir(parents=True, exist_ok=True)
+    (conf_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
+    sweep = {"defaults": [{"override /hydra/sweeper": "carbs"},
+                          {"override /hydra/launcher": "joblib"}],
+             "hydra": {"sweeper": {"cost": "cost", "seed": 0, "plot_interval_s": 1e9,
+                                   "search_space": space}}}
+    (conf_dir / "sweep" / "replay.yaml").write_text("# @package _global_\n"
+                                                    + OmegaConf.to_yaml(sweep))
+
+
+def _run(conf_dir: Path, sweep_dir: Path, overrides: list[str]) -> float:
+    """One in-process Hydra multirun; returns its wall time."""
+    import hydra
+    from hydra.core.global_hydra import GlobalHydra
+
+    # by its module's name (not __main__), so that the joblib workers can unpickle it
+    from benchmarks.sweep_utilisation import replay_task as task
+
+    GlobalHydra.instance().clear()
+    app = hydra.main(config_path=str(conf_dir), config_name="config",
+                     version_base="1.3")(task)
+    argv = sys.argv
+    sys.argv = ["sweep_utilisation", "--multirun", "+sweep=replay",
+                f"hydra.sweep.dir={sweep_dir}", *overrides, *_QUIET]
+    try:
+        t0 = time.perf_counter()
+        app()
+        return time.perf_counter() - t0
+    finally:
+        sys.argv = argv
+        GlobalHydra.instance().clear()
+
+
+def _hypervolume(cost: np.ndarray, loss: np.ndarray, ref: tuple[float, float]) -> float:
+    """Area dominated by the (log10 cost, loss) points below ``ref`` (both minimised): from the
+    cheapest point up, each point that lowers the best loss so far adds the strip between its
+    loss and the previous best, from its cost to the reference cost."""
+    order = np.argsort(cost)
+    area, level = 0.0, ref[1]
+    for x, y in zip(np.log10(cost[order]), loss[order]):
+        if x >= ref[0]:
+            break
+        if y < level:
+            area += (ref[0] - x) * (level - y)
+            level = y
+    return area
+
+
+def measure(n_jobs: int, schedule: str, trials: int, work: Path, conf_dir: Path) -> dict:
+    """One sweep; its figures (plus the raw trials for the front comparison)."""
+    from carbs.sweep.journal import load_trials
+
+    sweep_dir = work / f"{schedule}-{n_jobs}"
+    wall = _run(conf_dir, sweep_dir, [f"hydra.sweeper.n_jobs={n_jobs}",
+                                      f"hydra.sweeper.max_trials={trials}",
+                                      f"hydra.sweeper.schedule={schedule}"])
+    df = load_trials(sweep_dir)
+    if len(df) != trials or (df["status"] != "ok").any():
+        raise RuntimeError(f"{schedule} at {n_jobs} workers: {df['status'].value_counts()}")
+    starts, ends, busy = [], [], 0.0
+    for job in df["job_num"]:
+        start = json.loads((sweep_dir / ".carbs" / "workers" / f"job-{job}.json").read_text())
+        result = json.loads((sweep_dir / ".carbs" / "results" / f"job-{job}.json").read_text())
+        starts.append(start["started"])
+        ends.append(result["ended"])
+        busy += result["ended"] - start["started"]
+    starts, ends = np.array(starts), np.array(ends)
+    span = float(ends.max() - starts.min())
+    # until the last launch: after it the budget is spent and workers fall idle one by one as
+    # the last trials end, whatever the scheduling (the tail)
+    last = float(starts.max())
+    steady = float((np.minimum(ends, last) - starts)[starts < last].sum())
+    return {"benchmark": "sweep_utilisation", "n_jobs": n_jobs, "schedule": schedule,
+            "trials": trials, "utilisation": round(busy / (n_jobs * span), 3),
+            "utilisation_to_last_launch": round(steady / (n_jobs * (last - starts.min())), 3),
+            "wall_s": round(wall, 2), "span_s": round(span, 2), "busy_s": round(busy, 1),
+            "trials_per_worker_hour": round(trials / (n_jobs * span / 3600.0), 1),
+            "_ends": ends - starts.min(), "_cost": df["cost"].to_numpy(),
+            "_loss": df["output"].to_numpy()}
+
+
+def _fronts(batch: dict, ours: dict, table_hv: float, ref: tuple[float, float]) -> dict:
+    """Front quality of both arms at equal trial count and at the shorter arm's span."""
+    t = min(batch["span_s"], ours["span_s"])
+    out = {}
+    for name, arm in (("batch", batch), ("async", ours)):
+        done = arm["_ends"] <= t + 1e-9
+        out[f"{name}_front_at_equal_trials"] = round(
+            _hypervolume(arm["_cost"], arm["_loss"], ref) / table_hv, 3)
+        out[f"{name}_front_at_equal_span"] = round(
+            _hypervolume(arm["_cost"][done], arm["_loss"][done], ref) / table_hv, 3)
+        out[f"{name}_trials_at_equal_span"] = int(done.sum())
+    out["equal_span_s"] = round(t, 2)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.sweep_utilisation",
+                                 description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true",
+                    help="24 trials at 8 workers, trials 10x shorter (under 60 s)")
+    ap.add_argument("--workers", type=int, nargs="+", help="worker counts (default 2 4 8)")
+    ap.add_argument("--trials", type=int, help="trials per sweep (default 64)")
+    ap.add_argument("--scale", type=float,
+                    help="divide the recorded trial seconds by this (default 10)")
+    args = ap.parse_args(argv)
+    workers = args.workers or ([8] if args.quick else [2, 4, 8])
+    trials = args.trials or (24 if args.quick else 64)
+    scale = args.scale or (100.0 if args.quick else 10.0)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    os.environ["TQDM_DISABLE"] = "1"
+    # the joblib workers import this module by name
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO),
+                                                             os.environ.get("PYTHONPATH")]))
+    import torch
+
+    torch.set_num_threads(1)
+    logging.basicConfig(level=logging.WARNING)
+    _, _, _, _, loss, seconds = _recorded(str(TABLE))
+    cost = seconds / scale
+    ref = (float(np.log10(cost.max())) + 0.1, float(loss.max()) + 0.1)
+    table_hv = _hypervolume(cost, loss, ref)
+    rows, summaries = [], []
+    with tempfile.TemporaryDirectory(prefix="sweep_utilisation-") as tmp:
+        work = Path(tmp)
+        conf_dir = work / "conf"
+        _write_app(conf_dir, scale)
+        # warm-up (imports, plugin discovery, the first GP fit, joblib's pool), for both arms
+        _run(conf_dir, work / "warmup", [f"hydra.sweeper.n_jobs={workers[0]}",
+                                         f"hydra.sweeper.max_trials={workers[0] + 1}"])
+        for n in workers:
+            arms = {}
+            for schedule in ("batch", "async"):
+                arms[schedule] = measure(n, schedule, trials, work, conf_dir)
+                r = arms[schedule]
+                print(f"{n} workers, {schedule:5s}: utilisation {r['utilisation']:.2f} "
+                      f"({r['utilisation_to_last_launch']:.2f} to the last launch), span "
+                      f"{r['span_s']:.1f} s, wall {r['wall_s']:.1f} s, "
+                      f"{r['trials_per_worker_hour']:.0f} trials per worker-hour", flush=True)
+            fronts = _fronts(arms["batch"], arms["async"], table_hv, ref)
+            b, a = arms["batch"], arms["async"]
+            summaries.append({"benchmark": "sweep_utilisation", "n_jobs": n, "trials": trials,
+                              "scale": scale, "utilisation_batch": b["utilisation"],
+                              "utilisation_async": a["utilisation"],
+                              "utilisation_to_last_launch_batch": b["utilisation_to_last_launch"],
+                              "utilisation_to_last_launch_async": a["utilisation_to_last_launch"],
+                              "span_ratio_batch_over_async": round(b["span_s"] / a["span_s"], 2),
+                              **fronts})
+            print(f"{n} workers: front (hypervolume / the recorded table's) at {trials} trials: "
+                  f"batch {fronts['batch_front_at_equal_trials']:.3f}, async "
+                  f"{fronts['async_front_at_equal_trials']:.3f}; after "
+                  f"{fronts['equal_span_s']:.0f} s: batch {fronts['batch_front_at_equal_span']:.3f}"
+                  f" ({fronts['batch_trials_at_equal_span']} trials), async "
+                  f"{fronts['async_front_at_equal_span']:.3f}", flush=True)
+            rows += [{k: v for k, v in r.items() if not k.startswith("_")} for r in arms.values()]
+    print(json.dumps(rows + summaries))
+
+
+if __name__ == "__main__":
+    main()
