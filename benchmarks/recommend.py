@@ -14,7 +14,7 @@ Per problem and seed:
    problem's total budget (``total_budget``), its trial cap, the search space of
    :func:`search_space` (the problem's box, its start as the centre); C = the largest cost run;
 2. three configurations for each budget 10 C and 100 C, all spending the budget (6 N D = budget):
-   * **ours**: ``scaling.recommend(table, [10C, 100C], space)``;
+   * **ours**: ``scaling.recommend(table, [10C, 100C], space)`` (its defaults);
    * **tok20**: the sweep's best configuration (lowest observed loss), width and depth
      scaled by one factor to N = sqrt(budget / 120) (Chinchilla's 20 tokens per parameter),
      its learning rate, warm-up and weight decay kept;
@@ -30,9 +30,10 @@ Figures per problem, budget factor and method: mean and median gap over seeds, a
 beats each baseline on both. Where ours loses, the ``diagnostics`` of the last line name the
 part of the gap that loses (the mean of each part, ours against the baseline).
 
-Full: 10 seeds on every problem of ``PROBLEMS``, 1000 bootstrap resamples, plus an ablation on
-the first problem (``laws="front"``). ``--quick``: 2 seeds of ``chinchilla`` at 40 trials, 100
-resamples, no ablation. Last stdout line: one JSON object.
+Full: 10 seeds on every problem of ``PROBLEMS``, 1000 bootstrap resamples, plus an ablation
+(``follow="chinchilla"``: the size follows Approach 3 fitted on the raw losses instead of the
+loss surface's L(N, D)). ``--quick``: 2 seeds of ``chinchilla`` at 40 trials, 100 resamples, no
+ablation. Last stdout line: one JSON object.
 """
 
 from __future__ import annotations
@@ -72,10 +73,10 @@ FACTORS = (10, 100)
 QUICK_TRIALS = 40
 METHODS = ("ours", "tok20", "a3_best_lr")
 BASELINES = ("tok20", "a3_best_lr")
-ABLATION = "ours_front_laws"
+ABLATION = "ours_follow_chinchilla"
 LABELS = {"ours": "ours (scaling.recommend)", "tok20": "best config, 20 tokens/param",
           "a3_best_lr": "Approach 3 allocation + best lr",
-          ABLATION: "ours with --laws front (ablation)"}
+          ABLATION: "ours with --follow chinchilla (ablation)"}
 PARTS = ("gap_alloc", "gap_lr", "gap_warmup", "gap_weight_decay")
 
 
@@ -202,7 +203,7 @@ def one_seed(name: str, seed: int, n_bootstrap: int, max_trials: int | None = No
         rec = recommend(table, budgets, space, n_bootstrap=n_bootstrap, seed=seed)
         t_rec = time.perf_counter() - t1
         front = recommend(table, budgets, space, n_bootstrap=n_bootstrap, seed=seed,
-                          laws="front") if ablation else None
+                          follow="chinchilla") if ablation else None
     best_row = ok.loc[ok["output"].idxmin()]
     best = {k: float(best_row[f"param.{k}"]) for k in space}
     n_true_of = {b: _n_opt(problem, b) for b in budgets}
@@ -229,7 +230,9 @@ def one_seed(name: str, seed: int, n_bootstrap: int, max_trials: int | None = No
                         "depth": cfg["depth"], "n_front": rec.n_front, "sweep_s": t_sweep,
                         "recommend_s": t_rec, "N_true": n_true_of[budget],
                         "N_front_law": approaches["front"]["N"],
-                        "N_approach3": approaches["approach3"]["N"]})
+                        "N_approach3": approaches["approach3"]["N"],
+                        "N_surface": approaches.get("surface", {}).get("N", math.nan),
+                        "follows": item.allocation.get("follows", "")})
     return out
 
 
@@ -304,8 +307,7 @@ def main(argv: list[str] | None = None) -> dict:
     rows = []
     for p in problems:
         for seed in range(n_seeds):
-            rows += one_seed(p, seed, n_boot, max_trials,
-                             ablation=not args.quick and p == problems[0])
+            rows += one_seed(p, seed, n_boot, max_trials, ablation=not args.quick)
     df = pd.DataFrame(rows)
     if args.csv:
         df.to_csv(args.csv, index=False)
@@ -324,12 +326,13 @@ def main(argv: list[str] | None = None) -> dict:
     for line in diagnostics:
         print("diagnostic:", line)
     ours = df[df["method"] == "ours"]
-    alloc = {k: float(np.median(np.abs(np.log10(ours[k] / ours["N_true"]))))
-             for k in ("N_approach3", "N_front_law")}
+    alloc = {k: float(np.nanmedian(np.abs(np.log10(ours[k] / ours["N_true"]))))
+             for k in ("N_approach3", "N_front_law", "N_surface")}
     wins = sum(v.get(f"ours_beats_{b}", False) for v in fig.values() for b in BASELINES)
     result = {"benchmark": "recommend", "quick": bool(args.quick), "seeds": n_seeds,
               "problems": problems, "alloc_log10_err_approach3": alloc["N_approach3"],
               "alloc_log10_err_front": alloc["N_front_law"],
+              "alloc_log10_err_surface": alloc["N_surface"],
               "spend_max_abs_error": float((df["spend"] - 1).abs().max()),
               "diverged": {m: int(df.loc[df["method"] == m, "diverged"].sum())
                            for m in methods},
