@@ -1,18 +1,24 @@
 """suggest() latency: our CARBS against two baselines, every arm timed in the same process at
 the same thread count.
 
-    python -m benchmarks.suggest_latency [--quick] [--threads N]
+    python -m benchmarks.suggest_latency [--quick] [--threads N] [--only N_OBS:DIMS]
 
 ``--threads N`` (default 1) applies to every arm: torch's thread pool and the BLAS pools
 (threadpoolctl) are set to N for the whole run, and CARBS gets ``num_threads=N``. For n
 observations (50, 200, 1000) and 4 / 10 parameters, on the same synthetic data, each arm is timed
 on its *cold* call (the first call given the n observations: a fresh optimiser, study or models)
-and on its *warm* calls (median of 3 observe-then-suggest cycles right after, at n+1, n+2 and n+3
-observations).
+and on its *warm* calls (6 observe-then-suggest cycles right after, at n+1 ... n+6 observations;
+median and mean). Our arms are timed in wall and in CPU seconds (the CPU time of a 1-thread call
+is what a loaded machine inflates least).
 
 Arms:
 
-- ours: ``CARBS.suggest()`` (warm calls start their GP fits from the previous hyperparameters);
+- ours: ``CARBS.suggest()`` (warm calls start their GP fits from the previous hyperparameters;
+  beyond ``max_fit_points`` observations the fit is kept for up to ``max_fit_skips`` calls and
+  the posterior extended by the new rows);
+- ours, refit every call (``max_fit_skips=0``; only above 300 observations, where it differs):
+  the same optimiser without that, with the mean objective of the warm suggestions of both, so
+  the speed is not bought with worse suggestions;
 - reference fitting procedure: 3 GPs, Adam 1e-4 x 1000 steps each. What the reference
   implementation does on every suggest(): fresh gpytorch GPs for output, cost and Pareto set
   (our kernels: Linear + Matern 3/2 ARD; RBF for the Pareto set), each fitted with Adam at lr
@@ -23,7 +29,7 @@ Arms:
   our models; the reference's own code (pyro) is not run here.
 - Optuna ``GPSampler(seed=0)`` at its best (with ``greenlet`` installed it runs its L-BFGS-B
   restarts batched; the JSON says whether greenlet was importable): cold = the first ``ask()``
-  of a study given the n trials, warm = the next 3 (each told its result first).
+  of a study given the n trials, warm = the median of the next 3 (each told its result first).
 
 The data has no failures, so no success model is fitted by any arm. Resampling is off
 (``resample_frequency=0``) so every timed suggest() runs the full BO path. The last stdout line
@@ -51,7 +57,8 @@ from carbs.pareto import group_basic_resamples, pareto_group_indices
 from carbs.surrogate import CostScaler, GaussianProcess, OutputWarp, exact_settings
 
 REF_STEPS = 1000
-REPEATS = 3
+REPEATS = 6
+OPTUNA_REPEATS = 3  # an ask at 1,000 trials takes ~10 s
 REFERENCE_NAME = "reference fitting procedure: 3 GPs, Adam 1e-4 x 1000 steps each"
 
 
@@ -91,25 +98,39 @@ def make_data(params: list[Param], n: int, seed: int) -> list[tuple[dict, float,
 
 
 def time_ours(params, data, threads: int, device: str = "cpu") -> tuple[float, float]:
-    """(cold, warm): the first suggest() of a fresh optimiser given the n observations, then
-    the median of ``REPEATS`` observe-then-suggest cycles (``device``: CARBSConfig.device;
-    ``benchmarks/gpu_check.py`` times it on CUDA)."""
+    """(cold, warm median) wall seconds of :func:`time_ours_detail` (``benchmarks/gpu_check.py``
+    times it on CUDA)."""
+    r = time_ours_detail(params, data, threads, device)
+    return r["cold"], r["warm"]
+
+
+def time_ours_detail(params, data, threads: int, device: str = "cpu",
+                     **config: object) -> dict[str, float]:
+    """The first suggest() of a fresh optimiser given the n observations (cold), then
+    ``REPEATS`` observe-then-suggest cycles (warm: median and mean), in wall and CPU seconds;
+    ``objective`` is the mean objective of the warm suggestions (lower is better: a check
+    that a faster setting suggests as well). ``device``: CARBSConfig.device; ``config``: other
+    CARBSConfig fields."""
     cfg = CARBSConfig(better_direction_sign=-1, seed=0, resample_frequency=0, num_threads=threads,
-                      device=device)
+                      device=device, **config)
     opt = CARBS(cfg, params)
     for c, y, k in data:
         opt.observe(c, y, k)
-    t = time.perf_counter()
+    t, c0 = time.perf_counter(), time.process_time()
     s = opt.suggest()
-    cold = time.perf_counter() - t
-    warm = []
+    cold, cold_cpu = time.perf_counter() - t, time.process_time() - c0
+    warm, warm_cpu, values = [], [], []
     for _ in range(REPEATS):
         y, k = objective(opt.encoder.to_basic([s.config])[0])
         opt.observe(s, y, k)
-        t = time.perf_counter()
+        values.append(y)
+        t, c0 = time.perf_counter(), time.process_time()
         s = opt.suggest()
         warm.append(time.perf_counter() - t)
-    return cold, float(np.median(warm))
+        warm_cpu.append(time.process_time() - c0)
+    return {"cold": cold, "warm": float(np.median(warm)), "warm_mean": float(np.mean(warm)),
+            "cold_cpu": cold_cpu, "warm_cpu": float(np.median(warm_cpu)),
+            "warm_cpu_mean": float(np.mean(warm_cpu)), "objective": float(np.mean(values))}
 
 
 def time_reference(params, data, steps: int) -> float:
@@ -172,7 +193,7 @@ def time_reference_arm(params, data, steps: int) -> tuple[float, float]:
 
 def time_optuna(params, data) -> tuple[float, float] | None:
     """(cold, warm) of Optuna's GPSampler: the first ask() of a study given the n trials, then
-    the median of ``REPEATS`` asks (each told its result first). None without Optuna."""
+    the median of ``OPTUNA_REPEATS`` asks (each told its result first). None without Optuna."""
     try:
         import optuna
     except ImportError:
@@ -193,7 +214,7 @@ def time_optuna(params, data) -> tuple[float, float] | None:
                                        distributions=dists, value=y, state=TrialState.COMPLETE)
                           for c, y, _ in data])
         times = []
-        for _ in range(REPEATS + 1):
+        for _ in range(OPTUNA_REPEATS + 1):
             t = time.perf_counter()
             trial = study.ask(dists)
             times.append(time.perf_counter() - t)
@@ -214,23 +235,39 @@ def run_setting(n: int, dims: int, steps: int, threads: int) -> dict:
     """All arms on one (n_obs, dims) setting; returns its JSON figures."""
     params = make_params(dims)
     data = make_data(params, n, seed=n + dims)
-    ours_cold, ours_warm = time_ours(params, data, threads)
+    ours = time_ours_detail(params, data, threads)
+    # beyond max_fit_points (300) observations the default keeps the GP fit for up to
+    # max_fit_skips calls; the same optimiser refitting on every call is the in-run baseline
+    every = time_ours_detail(params, data, threads, max_fit_skips=0) if n > 300 else None
     ref_cold, ref_warm = time_reference_arm(params, data, steps)
     opt = time_optuna(params, data)
     opt_cold, opt_warm = (None, None) if opt is None else opt
-    return {
+    out = {
         "benchmark": "suggest_latency", "n_obs": n, "dims": dims, "threads": threads,
-        "ours_cold_s": _rnd(ours_cold), "ours_warm_s": _rnd(ours_warm),
+        "warm_calls": REPEATS,
+        "ours_cold_s": _rnd(ours["cold"]), "ours_warm_s": _rnd(ours["warm"]),
+        "ours_warm_mean_s": _rnd(ours["warm_mean"]), "ours_cold_cpu_s": _rnd(ours["cold_cpu"]),
+        "ours_warm_cpu_s": _rnd(ours["warm_cpu"]),
+        "ours_warm_cpu_mean_s": _rnd(ours["warm_cpu_mean"]),
+        "ours_warm_objective": _rnd(ours["objective"]),
         "reference": REFERENCE_NAME,
         "reference_cold_s": round(ref_cold, 3), "reference_warm_s": round(ref_warm, 3),
         "reference_extrapolated": steps < REF_STEPS, "reference_steps_timed": steps,
         "optuna_gp_cold_s": _rnd(opt_cold), "optuna_gp_warm_s": _rnd(opt_warm),
         "optuna_greenlet": importlib.util.find_spec("greenlet") is not None,
-        "speedup_cold_vs_reference": _ratio(ref_cold, ours_cold),
-        "speedup_warm_vs_reference": _ratio(ref_warm, ours_warm),
-        "speedup_cold_vs_optuna": _ratio(opt_cold, ours_cold),
-        "speedup_warm_vs_optuna": _ratio(opt_warm, ours_warm),
+        "speedup_cold_vs_reference": _ratio(ref_cold, ours["cold"]),
+        "speedup_warm_vs_reference": _ratio(ref_warm, ours["warm"]),
+        "speedup_cold_vs_optuna": _ratio(opt_cold, ours["cold"]),
+        "speedup_warm_vs_optuna": _ratio(opt_warm, ours["warm"]),
     }
+    if every is not None:
+        out |= {"refit_every_call_warm_s": _rnd(every["warm"]),
+                "refit_every_call_warm_mean_s": _rnd(every["warm_mean"]),
+                "refit_every_call_warm_cpu_s": _rnd(every["warm_cpu"]),
+                "refit_every_call_warm_objective": _rnd(every["objective"]),
+                "speedup_warm_vs_refit_every_call": _ratio(every["warm_mean"],
+                                                           ours["warm_mean"])}
+    return out
 
 
 def main(argv: list[str] | None = None,
@@ -242,12 +279,19 @@ def main(argv: list[str] | None = None,
     ap.add_argument("--quick", action="store_true", help="small version (< 60 s on 2 cores)")
     ap.add_argument("--threads", type=int, default=1,
                     help="torch and BLAS threads for every arm (default 1)")
+    ap.add_argument("--only", default=None, metavar="N_OBS:DIMS",
+                    help="one setting instead of the grid, e.g. 1000:10")
     args = ap.parse_args(argv)
     if args.threads < 1:
         ap.error("--threads must be >= 1")
     logging.basicConfig(level=logging.WARNING)
     if grid is not None:
         pass
+    elif args.only is not None:
+        n, _, d = args.only.partition(":")
+        if not (n.isdigit() and d.isdigit()):
+            ap.error(f"--only must be N_OBS:DIMS, e.g. 1000:10, got {args.only!r}")
+        grid = [(int(n), int(d), 1000 if int(n) <= 50 else 200 if int(n) <= 200 else 20)]
     elif args.quick:
         grid = [(50, 4, 20), (200, 10, 10)]
     else:
@@ -261,8 +305,13 @@ def main(argv: list[str] | None = None,
             r = run_setting(n, dims, steps, args.threads)
             results.append(r)
             ext = " (extrapolated)" if r["reference_extrapolated"] else ""
+            every = ("" if "refit_every_call_warm_s" not in r else
+                     f" (refit every call: {r['refit_every_call_warm_s']:.3f}s warm, "
+                     f"objective {r['refit_every_call_warm_objective']} vs ours "
+                     f"{r['ours_warm_objective']})")
             print(f"n={n:5d} dims={dims:2d} threads={args.threads}  "
-                  f"ours {r['ours_cold_s']:.3f}s cold / {r['ours_warm_s']:.3f}s warm  "
+                  f"ours {r['ours_cold_s']:.3f}s cold / {r['ours_warm_s']:.3f}s warm "
+                  f"(CPU {r['ours_cold_cpu_s']:.3f} / {r['ours_warm_cpu_s']:.3f}){every}  "
                   f"reference {r['reference_cold_s']:.2f}s / {r['reference_warm_s']:.2f}s{ext}  "
                   f"optuna GP {r['optuna_gp_cold_s']}s / {r['optuna_gp_warm_s']}s  "
                   f"-> vs reference {r['speedup_cold_vs_reference']}x cold, "

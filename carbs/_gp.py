@@ -78,6 +78,8 @@ class GaussianProcess:
         self._x: torch.Tensor | None = None
         self._L: torch.Tensor | None = None
         self._alpha: torch.Tensor | None = None
+        self._cond_hp: torch.Tensor | None = None  # hyperparameters of the cached factor
+        self._jitter = 0.0  # diagonal jitter the cached factor needed
         self.last_fit: dict[str, Any] = {}
         self.is_warm = False  # fitted before (or hyperparameters loaded): fits are warm starts
 
@@ -144,7 +146,9 @@ class GaussianProcess:
     # --- kernel in closed form ---------------------------------------------------------------
     def _k(self, a: torch.Tensor, b: torch.Tensor, diag: bool = False) -> torch.Tensor:
         """The gpytorch covar_module's matrix, computed in closed form from its hyperparameters
-        (identical values, far less per-call overhead; checked against gpytorch in the tests)."""
+        (identical values, far less per-call overhead; checked against gpytorch in the tests).
+        Without autograd the full matrix is built in place (one n x m buffer and one for the
+        exponential: the posterior's kernel matrices are the largest arrays CARBS makes)."""
         k = self.model.covar_module
         if self.kind == "matern_linear":
             lin, scaled = k.kernels[0], k.kernels[1]
@@ -152,6 +156,11 @@ class GaussianProcess:
             if diag:
                 d2 = torch.zeros(len(a), dtype=a.dtype, device=a.device)
                 dot = (a * a).sum(-1)
+            elif not torch.is_grad_enabled():
+                r = _sqdist(a / ls, b / ls).clamp_(min=1e-30).sqrt_().mul_(math.sqrt(3.0))
+                e = torch.exp(-r)
+                r.add_(1.0).mul_(e).mul_(scaled.outputscale)
+                return r.addmm_(a, b.T, alpha=float(lin.variance))
             else:
                 d2 = _sqdist(a / ls, b / ls)
                 dot = a @ b.T
@@ -172,25 +181,67 @@ class GaussianProcess:
     # --- posterior --------------------------------------------------------------------------
 
     def condition(self, x, y) -> None:
-        """Cache the Cholesky posterior on all (x, y) at the current hyperparameters."""
+        """Cache the Cholesky posterior on all (x, y) at the current hyperparameters.
+
+        When the hyperparameters are those of the last call and its inputs begin with the
+        same rows (observations are appended; fantasies come and go at the end), the cached
+        factor of those rows is kept and only the new rows are factored (O(n^2 m) instead of
+        O(n^3)): the factor of a leading block is the leading block of the factor."""
         x, y = self._tensor(x), self._tensor(y).reshape(-1)
         with torch.no_grad():
-            K = self._k(x, x)
-            noise = self.model.likelihood.noise.reshape(())
-            K = K + noise * torch.eye(len(x), dtype=self.dtype, device=self.device)
-            jitter = 0.0
-            for _ in range(6):
-                L, info = torch.linalg.cholesky_ex(
-                    K + jitter * torch.eye(len(x), dtype=self.dtype, device=self.device)
-                )
-                if int(info) == 0:
-                    break
-                jitter = 1e-8 if jitter == 0 else jitter * 10
-            else:
-                raise RuntimeError("GP covariance is not positive definite even with jitter")
+            hp = self._hp_vector()
+            keep = self._reusable_rows(x, hp)
+            L = self._extend(x, keep) if keep > 0 and keep >= len(x) // 2 else None
+            if L is None:
+                L = self._factor(x)
             m0 = self.model.mean_module.constant.reshape(())
             alpha = torch.cholesky_solve((y - m0).unsqueeze(-1), L).squeeze(-1)
-        self._x, self._L, self._alpha = x, L, alpha
+        self._x, self._L, self._alpha, self._cond_hp = x, L, alpha, hp
+
+    def _hp_vector(self) -> torch.Tensor:
+        """Every hyperparameter as one flat vector (a copy), to tell whether they changed."""
+        return torch.cat([p.detach().reshape(-1) for p in self.model.parameters()]).clone()
+
+    def _reusable_rows(self, x: torch.Tensor, hp: torch.Tensor) -> int:
+        """How many leading rows of ``x`` the cached factor covers (0: none)."""
+        if self._L is None or self._cond_hp is None or not torch.equal(hp, self._cond_hp):
+            return 0
+        k = min(len(x), len(self._x))
+        same = (x[:k] == self._x[:k]).all(dim=1)
+        return k if bool(same.all()) else int(torch.argmin(same.to(torch.int8)))
+
+    def _factor(self, x: torch.Tensor) -> torch.Tensor:
+        """Cholesky factor of K(x, x) + noise I (+ the smallest jitter that makes it work)."""
+        K = self._k(x, x)
+        K.diagonal().add_(float(self.model.likelihood.noise))
+        jitter = 0.0
+        for _ in range(6):
+            L, info = torch.linalg.cholesky_ex(K)
+            if int(info) == 0:
+                self._jitter = jitter
+                return L
+            step = 1e-8 if jitter == 0 else 9 * jitter  # jitter: 1e-8, 1e-7, ...
+            K.diagonal().add_(step)
+            jitter += step
+        raise RuntimeError("GP covariance is not positive definite even with jitter")
+
+    def _extend(self, x: torch.Tensor, keep: int) -> torch.Tensor | None:
+        """The factor of ``x`` from the cached factor of its first ``keep`` rows (None when
+        the new block is not positive definite at the cached jitter: factor from scratch)."""
+        assert self._L is not None and self._x is not None
+        L11 = self._L[:keep, :keep]
+        if keep == len(x):
+            return L11
+        xo, xn = x[:keep], x[keep:]
+        diag = (self.model.likelihood.noise.reshape(()) + self._jitter) * torch.eye(
+            len(xn), dtype=self.dtype, device=self.device)
+        B = torch.linalg.solve_triangular(L11, self._k(xo, xn), upper=False)  # (keep, m)
+        L22, info = torch.linalg.cholesky_ex(self._k(xn, xn) + diag - B.T @ B)
+        if int(info) != 0:
+            return None
+        top = torch.cat([L11, torch.zeros(keep, len(xn), dtype=self.dtype,
+                                          device=self.device)], dim=1)
+        return torch.cat([top, torch.cat([B.T, L22], dim=1)], dim=0)
 
     def predict(self, xq, chunk: int = 1024,
                 with_var: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -358,8 +409,8 @@ def _sqdist(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Squared Euclidean distances, clamped at 0 (centered for round-off)."""
     c = a.mean(0, keepdim=True)
     a, b = a - c, b - c
-    d2 = (a * a).sum(-1, keepdim=True) - 2 * a @ b.T + (b * b).sum(-1).unsqueeze(0)
-    return torch.clamp(d2, min=0.0)
+    outer = (a * a).sum(-1, keepdim=True) + (b * b).sum(-1).unsqueeze(0)
+    return torch.clamp(torch.addmm(outer, a, b.T, alpha=-2.0), min=0.0)
 
 
 class exact_settings:

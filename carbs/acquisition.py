@@ -24,6 +24,7 @@ from scipy.special import erfcx, log_ndtr
 
 __all__ = [
     "cost_stratum",
+    "cost_target_range",
     "draw_cost_target",
     "draw_high_cost_threshold",
     "expected_improvement",
@@ -109,12 +110,33 @@ def draw_high_cost_threshold(
 LOG_COST_RESOLUTION = math.log(2.0)
 
 
-def draw_cost_target(rng: np.random.Generator, cheapest_cost: float, top_cost: float,
-                     extension: float, max_suggestion_cost: float | None) -> float | None:
-    """A target log-cost (natural log) drawn uniformly over [log cheapest, log top] widened on
-    each side by ``extension`` times its span, and by at least :data:`LOG_COST_RESOLUTION`; the
-    top end capped at ``max_suggestion_cost``. None when the span is empty (every run costs
-    the same: nothing to stratify)."""
+def cost_target_range(cheapest_cost: float, top_cost: float, extension: float,
+                      max_suggestion_cost: float | None, *, rule: str = "stratified",
+                      max_factor: float = 10.0, span_decades: float | None = None,
+                      span_top: float | None = None,
+                      window: tuple[float, float] | None = None,
+                      budget_cap: float | None = None) -> tuple[float, float] | None:
+    """The (low, high) natural log-costs the targets of a cost-stratified suggestion are drawn
+    between, or None when every run costs the same (nothing to stratify).
+
+    The observed range [log cheapest, log top] is widened on each side by ``extension`` times
+    its span (at least a factor of 2); by ``rule``:
+
+    - "stratified": no more (the range can double in log-cost with every suggestion);
+    - "bounded": by at most a factor of ``max_factor`` on each side;
+    - "expensive": as "bounded" (drawn weighted towards the top, see :func:`draw_cost_target`);
+    - "budget": below as "bounded", above up to ``budget_cap`` (what one suggestion may cost
+      of the remaining budget) when one is known.
+
+    With ``span_decades`` (not for "stratified"), the low end stays within that many decades
+    of the top (of the front, or ``span_top`` when that is higher: e.g. what one run may cost
+    of the whole budget). Then clipped to ``window`` (cheapest, dearest cost wanted; a factor of 2
+    beyond each end): a range the window pushes past the observed one collapses to its
+    nearest end (the target is then beyond the front, which the suggestion pushes that way).
+    The observed top and the low end are capped at ``max_suggestion_cost``; the high end is
+    not (targets drawn above the cap are moved to it by :func:`draw_cost_target`, so the cap
+    gets their share).
+    """
     lo, hi = math.log(cheapest_cost), math.log(top_cost)
     cap = math.inf if max_suggestion_cost is None else math.log(max_suggestion_cost)
     hi = min(hi, cap)
@@ -122,8 +144,47 @@ def draw_cost_target(rng: np.random.Generator, cheapest_cost: float, top_cost: f
     span = hi - lo
     if span <= 1e-12:
         return None
-    ext = max(extension * span, LOG_COST_RESOLUTION)
-    return min(float(rng.uniform(lo - ext, hi + ext)), cap)
+    res = LOG_COST_RESOLUTION
+    wide = max(extension * span, res)
+    step = min(wide, math.log(max_factor))
+    if rule == "stratified":
+        a, b = lo - wide, hi + wide
+    elif rule in ("bounded", "expensive"):
+        a, b = lo - step, hi + step
+    elif rule == "budget":
+        a, b = lo - step, (hi + step if budget_cap is None
+                           else max(hi + res, math.log(budget_cap)))
+    else:
+        raise ValueError(f"unknown cost target rule {rule!r}")
+    if span_decades is not None and rule != "stratified":
+        top = hi if span_top is None else max(hi, math.log(span_top))
+        a = max(a, top - span_decades * math.log(10.0))
+    if window is not None:
+        a, b = max(a, math.log(window[0]) - res), min(b, math.log(window[1]) + res)
+    a = min(a, b, cap)
+    return a, max(a, b)
+
+
+def draw_cost_target(rng: np.random.Generator, cheapest_cost: float, top_cost: float,
+                     extension: float, max_suggestion_cost: float | None, *,
+                     rule: str = "stratified", max_factor: float = 10.0,
+                     span_decades: float | None = None, span_top: float | None = None,
+                     window: tuple[float, float] | None = None,
+                     budget_cap: float | None = None) -> float | None:
+    """A target log-cost (natural log) drawn over :func:`cost_target_range`: uniformly, or
+    for the "expensive" rule with a density rising linearly towards the top (twice the
+    average there, none at the bottom). None when every run costs the same."""
+    bounds = cost_target_range(cheapest_cost, top_cost, extension, max_suggestion_cost,
+                               rule=rule, max_factor=max_factor, span_decades=span_decades,
+                               span_top=span_top, window=window, budget_cap=budget_cap)
+    if bounds is None:
+        return None
+    a, b = bounds
+    u = float(rng.uniform())
+    if rule == "expensive":
+        u = math.sqrt(u)
+    cap = math.inf if max_suggestion_cost is None else math.log(max_suggestion_cost)
+    return min(a + u * (b - a), cap)
 
 
 def cost_stratum(predicted_cost: np.ndarray, target: float, fraction: float) -> np.ndarray:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 __all__ = ["CARBSConfig", "Observation", "ParetoGroup", "Suggestion"]
 
@@ -12,7 +15,7 @@ __all__ = ["CARBSConfig", "Observation", "ParetoGroup", "Suggestion"]
 @dataclass
 class CARBSConfig:
     """Settings of a CARBS run (defaults are the reference's, except the cost-stratified search
-    below: ``is_cost_stratified=False`` gives the reference's high-cost clamping).
+    below: ``cost_target_rule="clamp"`` gives the reference's high-cost clamping).
 
     Attributes:
         better_direction_sign: -1 to minimise ``output`` (a loss), +1 to maximise (a score).
@@ -31,9 +34,8 @@ class CARBSConfig:
             model's value at a cost threshold: the suggestion's cost target when cost-stratified,
             else (the reference) a cost drawn log-uniformly over the front's range.
         is_cost_stratified: cost-stratified search (ours; on by default). Each BO suggestion
-            targets a cost drawn log-uniformly over the observed range (cheapest successful run
-            to the most expensive Pareto group), widened on each side by
-            ``cost_range_extension`` times that range and by at least a factor of 2 (capped at
+            targets a cost drawn over the observed cost range (cheapest successful run to the
+            most expensive Pareto group) widened as ``cost_target_rule`` says (capped at
             ``max_suggestion_cost``). Half the candidates are drawn around the Pareto groups as
             usual, half around the group nearest the target cost (the observed front's cheap end
             included), and the suggestion is the best-scoring candidate among the
@@ -42,13 +44,37 @@ class CARBSConfig:
             than a factor of 2). Every part of the cost range gets its share of suggestions and
             both ends of the front move outwards, where the reference's high-cost clamping
             walks up the cost axis one search radius at a time and never below its start.
-            No effect when every run costs the same. Measured in benchmarks/tuners (10 seeds,
-            median front gap, before -> after): chinchilla 0.246 -> 0.085, branin-cost 0.304
-            -> 0.019, hartmann6-cost 0.351 -> 0.070, rosenbrock10-cost 0.315 -> 0.038; see
-            benchmarks/results/. False: the reference's high-cost clamping.
+            No effect when every run costs the same. False is the older spelling of
+            ``cost_target_rule="clamp"``.
+        cost_target_rule: how the cost targets are drawn (see
+            ``carbs.acquisition.cost_target_range``): "clamp" (the reference: no targets; the
+            clamping threshold drawn over the front's range), "stratified" (the observed range
+            widened by ``cost_range_extension`` x its span on each side: it can double in
+            log-cost with every suggestion), "bounded" (the default: widened by at most a
+            factor of ``cost_extension_max_factor`` on each side), "expensive" (as bounded,
+            targets weighted towards the top) or "budget" (as bounded below, up to what one
+            suggestion may cost of the remaining ``total_budget`` above). Chosen over the
+            tuner suite by its worst case: benchmarks/results/carbs_cost_rules.md.
         cost_range_extension: how far beyond the observed cost range targets are drawn, as a
-            fraction of that range in log-cost, on each side (0.25, 0.5, 1 and 2 were measured;
-            1, with the factor-2 floor, was the most consistent: benchmarks/results/).
+            fraction of that range in log-cost, on each side (at least a factor of 2; the
+            "bounded" rules cap it at ``cost_extension_max_factor``).
+        cost_extension_max_factor: the largest factor by which the "bounded", "expensive" and
+            "budget" rules widen the cost range on each side (10: a decade).
+        cost_target_span_decades: targets stay within this many decades below the top, which
+            is the front's most expensive group or, with ``total_budget``, what one suggestion
+            may cost of the whole budget when that is higher (None: no limit; not for
+            "stratified"). Keeps a search in a box many decades wide from spending its trials
+            far below the costs that matter.
+        total_budget: the summed cost of all runs this sweep may spend (None: unknown). With
+            it, no suggestion is predicted to cost more than ``max_budget_fraction`` of what is
+            left (observed costs and the predicted costs of outstanding suggestions taken off),
+            and the cost targets are capped there. Every observation counts, warm-started ones
+            included.
+        max_budget_fraction: the largest share of the remaining ``total_budget`` one suggestion
+            may be predicted to cost (0.1).
+        cost_window: (cheapest, dearest) cost the user wants a front for, when known: targets
+            stay within a factor of 2 of it and no suggestion is predicted to cost more than
+            twice its top.
         cost_stratum_fraction: the fraction of the candidates, nearest the target cost, that the
             suggestion is chosen from.
         outstanding_suggestion_estimator: "thompson" (sample) or "mean" (kriging believer).
@@ -63,6 +89,13 @@ class CARBSConfig:
         fit_max_iter: L-BFGS iterations of a GP's first (cold) fit.
         fit_warm_max_iter: L-BFGS iterations of each later, warm-started fit (None: as
             fit_max_iter). Hyperparameters go on converging across calls; each call stays cheap.
+        max_fit_skips: beyond ``max_fit_points`` observations, the output and cost GPs'
+            hyperparameters are refitted on one suggest() call in ``max_fit_skips + 1`` (and
+            whenever the log-cost range moved by a tenth of its span since the last fit); the
+            calls in between keep them (0: refit on every call). Between calls the data grow
+            by one point in several hundred; the posterior always conditions on every point,
+            and with the hyperparameters kept it is extended by the new rows instead of
+            refactored. Up to max_fit_points observations nothing changes.
         adaptive_search_radius: grow the search radius (x1.5, up to 4x) after 2 observations in
             a row join the Pareto front, shrink it (x0.7, down to 0.25x) after max(4, dims) in a
             row do not, as trust-region optimisers do (off by default: the reference's radius
@@ -91,19 +124,27 @@ class CARBSConfig:
     max_fit_points: int = 300
     fit_max_iter: int = 50
     fit_warm_max_iter: int | None = 15
+    max_fit_skips: int = 4
     num_threads: int | None = 1
     adaptive_search_radius: bool = False
     is_cost_stratified: bool = True
+    cost_target_rule: str = "bounded"
     cost_range_extension: float = 1.0
+    cost_extension_max_factor: float = 10.0
+    cost_target_span_decades: float | None = 4.0
     cost_stratum_fraction: float = 0.1
+    total_budget: float | None = None
+    max_budget_fraction: float = 0.1
+    cost_window: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
+        self._check_types()
         if self.better_direction_sign not in (-1, 1):
             raise ValueError(
                 "better_direction_sign must be -1 (minimise output) or +1 (maximise), got "
                 f"{self.better_direction_sign!r}"
             )
-        if not isinstance(self.seed, int) or self.seed < 0:
+        if self.seed < 0:
             raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
         if self.num_random_samples < 1:
             raise ValueError("num_random_samples must be >= 1")
@@ -119,12 +160,34 @@ class CARBSConfig:
             raise ValueError("max_suggestion_cost must be > 0 or None")
         if not 0.0 <= self.min_pareto_cost_fraction < 1.0:
             raise ValueError("min_pareto_cost_fraction must be in [0, 1)")
+        if self.cost_target_rule not in COST_TARGET_RULES:
+            raise ValueError(f"cost_target_rule must be one of {list(COST_TARGET_RULES)}, got "
+                             f"{self.cost_target_rule!r}")
         if not (math.isfinite(self.cost_range_extension) and self.cost_range_extension >= 0):
             raise ValueError("cost_range_extension must be a finite number >= 0, got "
                              f"{self.cost_range_extension!r}")
+        if not (math.isfinite(self.cost_extension_max_factor)
+                and self.cost_extension_max_factor >= 2.0):
+            raise ValueError("cost_extension_max_factor must be a finite number >= 2 (a cost "
+                             f"factor), got {self.cost_extension_max_factor!r}")
+        if self.cost_target_span_decades is not None and not (
+                math.isfinite(self.cost_target_span_decades)
+                and self.cost_target_span_decades > 0):
+            raise ValueError("cost_target_span_decades must be a finite number > 0 or None, got "
+                             f"{self.cost_target_span_decades!r}")
         if not 0.0 < self.cost_stratum_fraction <= 1.0:
             raise ValueError("cost_stratum_fraction must be in (0, 1], got "
                              f"{self.cost_stratum_fraction!r}")
+        if self.total_budget is not None and not (math.isfinite(self.total_budget)
+                                                  and self.total_budget > 0):
+            raise ValueError("total_budget must be a finite number > 0 (the summed cost of all "
+                             f"runs) or None, got {self.total_budget!r}")
+        if not 0.0 < self.max_budget_fraction <= 1.0:
+            raise ValueError("max_budget_fraction must be in (0, 1] (the largest share of the "
+                             f"remaining budget one suggestion may cost), got "
+                             f"{self.max_budget_fraction!r}")
+        if self.cost_window is not None:
+            self.cost_window = _cost_window(self.cost_window)
         if self.outstanding_suggestion_estimator not in ("thompson", "mean"):
             raise ValueError(
                 "outstanding_suggestion_estimator must be 'thompson' or 'mean', got "
@@ -136,8 +199,81 @@ class CARBSConfig:
             raise ValueError("fit_max_iter must be >= 1")
         if self.fit_warm_max_iter is not None and self.fit_warm_max_iter < 1:
             raise ValueError("fit_warm_max_iter must be >= 1 or None")
+        if self.max_fit_skips < 0:
+            raise ValueError(f"max_fit_skips must be >= 0, got {self.max_fit_skips!r}")
         if self.num_threads is not None and self.num_threads < 1:
             raise ValueError("num_threads must be >= 1 or None")
+
+    @property
+    def effective_cost_target_rule(self) -> str:
+        """The rule in use: ``cost_target_rule``, or "clamp" when ``is_cost_stratified`` is
+        False (the older spelling of the reference's clamping)."""
+        return self.cost_target_rule if self.is_cost_stratified else "clamp"
+
+    def _check_types(self) -> None:
+        """A TypeError naming the field for a value of the wrong kind (a string where a number
+        belongs, a float where an int belongs, a number where a bool belongs)."""
+        for name, kind in _FIELD_TYPES.items():
+            value = getattr(self, name)
+            if value is None and kind.endswith("?"):
+                continue
+            kind = kind.rstrip("?")
+            ok = {
+                "int": isinstance(value, (int, np.integer)) and not isinstance(value, bool),
+                "float": _is_real(value),
+                "bool": isinstance(value, (bool, np.bool_)),
+                "str": isinstance(value, str),
+                "window": isinstance(value, Sequence) and not isinstance(value, str),
+            }[kind]
+            if not ok:
+                want = {"int": "an int", "float": "a number", "bool": "True or False",
+                        "str": "a string", "window": "a (cheapest, dearest) pair of costs"}[kind]
+                none = " or None" if _FIELD_TYPES[name].endswith("?") else ""
+                raise TypeError(f"CARBSConfig.{name} must be {want}{none}, got {value!r} "
+                                f"({type(value).__name__})")
+            if kind == "int":
+                setattr(self, name, int(value))
+            elif kind == "float":
+                setattr(self, name, float(value))
+            elif kind == "bool":
+                setattr(self, name, bool(value))
+
+
+#: The cost-target rules of the cost-stratified search (see CARBSConfig.cost_target_rule).
+COST_TARGET_RULES = ("clamp", "stratified", "bounded", "expensive", "budget")
+
+# Each field's kind ("?": None allowed), for the type checks of CARBSConfig.
+_FIELD_TYPES = {
+    "better_direction_sign": "int", "seed": "int", "num_random_samples": "int",
+    "initial_search_radius": "float", "exploration_bias": "float",
+    "num_candidates_for_suggestion_per_dim": "int", "resample_frequency": "int",
+    "max_suggestion_cost": "float?", "min_pareto_cost_fraction": "float",
+    "is_pareto_group_selection_conservative": "bool", "is_high_cost_clamping_on": "bool",
+    "outstanding_suggestion_estimator": "str", "device": "str", "max_fit_points": "int",
+    "fit_max_iter": "int", "fit_warm_max_iter": "int?", "max_fit_skips": "int", "num_threads": "int?",
+    "adaptive_search_radius": "bool", "is_cost_stratified": "bool", "cost_target_rule": "str",
+    "cost_range_extension": "float", "cost_extension_max_factor": "float",
+    "cost_target_span_decades": "float?",
+    "cost_stratum_fraction": "float", "total_budget": "float?", "max_budget_fraction": "float",
+    "cost_window": "window?",
+}
+
+
+def _is_real(value: Any) -> bool:
+    return (isinstance(value, (int, float, np.integer, np.floating))
+            and not isinstance(value, (bool, np.bool_)))
+
+
+def _cost_window(value: Any) -> tuple[float, float]:
+    """``cost_window`` as a (cheapest, dearest) pair of positive finite costs, cheapest first."""
+    if len(value) != 2 or not all(_is_real(v) for v in value):
+        raise TypeError(f"CARBSConfig.cost_window must be a (cheapest, dearest) pair of costs, "
+                        f"got {value!r}")
+    lo, hi = float(value[0]), float(value[1])
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo < hi):
+        raise ValueError(f"cost_window must be two finite costs 0 < cheapest < dearest, got "
+                         f"{value!r}")
+    return (lo, hi)
 
 
 @dataclass

@@ -4,8 +4,10 @@ CARBS is a *local* search: it samples around the search center and then around t
 front, within a fixed ``initial_search_radius`` in basic space. It does not try to cover the
 whole bounded space; set the center and radius (or the space's ``scale``) accordingly. Along the
 cost axis it does spread out: each suggestion targets a cost drawn over the observed cost range
-widened on both sides (``CARBSConfig.is_cost_stratified``), so the front grows towards cheaper
-and more expensive runs.
+widened on both sides by a bounded step (``CARBSConfig.cost_target_rule``), so the front grows
+towards cheaper and more expensive runs, never more than ``cost_target_span_decades`` below its
+top. Told the sweep's ``total_budget``, no suggestion is predicted to cost more than
+``max_budget_fraction`` of what is left (:meth:`CARBS._suggestion_cap`).
 
 One suggestion, in steps (:meth:`CARBS._suggest_one`): start-up samples around the center; every
 ``resample_frequency`` successes a resample of the plain front (:meth:`CARBS._resample`); else a
@@ -77,7 +79,8 @@ class CARBS(PersistenceMixin):
         self.device = resolve_device(config.device)
         self.surrogates = SurrogateSet(self.encoder.dim, config.initial_search_radius,
                                        self.device, config.max_fit_points, config.fit_max_iter,
-                                       config.seed, config.fit_warm_max_iter)
+                                       config.seed, config.fit_warm_max_iter,
+                                       config.max_fit_skips)
         self._observations: list[Observation] = []
         self._obs_basic: list[np.ndarray] = []
         self._outstanding: dict[str, Suggestion] = {}
@@ -88,6 +91,7 @@ class CARBS(PersistenceMixin):
         self._radius_factor = 1.0
         self._front_hits = 0
         self._front_misses = 0
+        self._warned_cap = False  # the "no candidate within the cost cap" warning was given
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------------------------------
@@ -371,11 +375,22 @@ class CARBS(PersistenceMixin):
     def _suggest_random(self) -> Suggestion:
         center = self.encoder.center_basic()
         taken = self._outstanding_basic()
+        inside: list[np.ndarray] = []  # points inside the bounds that were already outstanding
         for _ in range(200):
             cand, valid = self.encoder.round_basic(self._mutate(np.repeat(center[None], 64, 0)))
-            cand = cand[valid & ~rows_in(cand, taken)]
-            if len(cand):
-                return self._emit(cand[0], {"kind": "random"})
+            free = valid & ~rows_in(cand, taken)
+            if free.any():
+                return self._emit(cand[free][0], {"kind": "random"})
+            if valid.any() and len(inside) < 64:
+                inside.append(cand[valid])
+        if inside:
+            n = len(np.unique(np.round(np.concatenate(inside), 9), axis=0))
+            raise RuntimeError(
+                f"the search space is exhausted: every point inside the bounds near the search "
+                f"center ({n} distinct point(s) drawn) is already one of the "
+                f"{len(self._outstanding)} outstanding suggestions, so the space is too small "
+                "for this many suggestions at once; observe or forget running suggestions, ask "
+                "for fewer, or widen min/max")
         raise RuntimeError(
             "could not draw a point inside the bounds around the search center: "
             f"{self._tightest_params()}; move search_center away from the bound, widen min/max "
@@ -407,10 +422,11 @@ class CARBS(PersistenceMixin):
         groups, front, ok = self._pareto()
         if len(ok) < self.config.num_random_samples:
             return self._suggest_random()
-        resample = self._resample(groups, ok)
+        cap, budget_cap = self._suggestion_cap(state["cap"])
+        resample = self._resample(groups, ok, cap)
         if resample is not None:
             return resample
-        target = self._cost_target(groups, front, ok, state["cap"])
+        target = self._cost_target(groups, front, ok, cap, budget_cap)
         origins, weights = self._origins(groups, front, ok, target)
         if not state.get("fitted"):
             self._fit_surrogates(groups, front, ok)
@@ -423,20 +439,81 @@ class CARBS(PersistenceMixin):
                                self._outstanding_basic(), weights)
         if len(cand) == 0:
             return self._suggest_random()
-        pred = self.surrogates.predict(cand)
-        score, log_ei = self._acquisition(cand, pred, origins, groups.mean_cost[front], target,
-                                          state["cap"])
-        i = self._argmax(score, pred)
-        return self._emit(cand[i], self._bo_predictions(pred, i, score[i], log_ei[i]))
+        return self._best_candidate(cand, origins, groups.mean_cost[front], target, cap)
 
-    def _cost_target(self, groups, front, ok, cap: float | None) -> float | None:
-        """The log-cost this suggestion targets (cost-stratified search), or None."""
+    def _best_candidate(self, cand: np.ndarray, origins: np.ndarray, front_costs: np.ndarray,
+                        target: float | None, cap: float | None) -> Suggestion:
+        """Score the candidates and suggest the argmax. The cost model is predicted for every
+        candidate; the output and success models only where the argmax can be: first the
+        candidates under the cap in the target's cost stratum, and only when none of them has a
+        finite score, every candidate under the cap (as scoring them all would choose; the
+        output model's variance is most of the prediction time). None under the cap: the
+        cheapest candidate."""
         cfg = self.config
-        if not cfg.is_cost_stratified:
+        lcs, cost = self.surrogates.predict_cost(cand)
+        floor = self._best_floor(front_costs, target, cap)
+        under = cost <= cap if cap is not None else np.ones(len(cand), dtype=bool)
+        first = under
+        if target is not None:
+            first = under & cost_stratum(cost, target, cfg.cost_stratum_fraction)
+        for mask in (first, under & ~first):
+            if not mask.any():
+                continue
+            idx = np.flatnonzero(mask)
+            pred = self.surrogates.predict(cand[idx], lcs[idx], cost[idx])
+            score, log_ei = self._acquisition(cand[idx], pred, origins, floor)
+            if np.isfinite(score).any():
+                i = int(np.argmax(np.where(np.isfinite(score), score, -np.inf)))
+                return self._emit(cand[idx[i]], self._bo_predictions(pred, i, score[i],
+                                                                     log_ei[i]))
+        # once per optimiser: near the end of a budget every suggestion may hit the cap
+        log = logger.debug if self._warned_cap else logger.warning
+        self._warned_cap = True
+        log("no candidate within the cost cap (max_suggestion_cost, the remaining total_budget "
+            "or cost_window); suggesting the cheapest (further ones are logged at DEBUG)")
+        i = int(np.argmin(cost))
+        pred = self.surrogates.predict(cand[i : i + 1], lcs[i : i + 1], cost[i : i + 1])
+        _, log_ei = self._acquisition(cand[i : i + 1], pred, origins, floor)
+        return self._emit(cand[i], self._bo_predictions(pred, 0, -math.inf, log_ei[0]))
+
+    def _suggestion_cap(self, call_cap: float | None) -> tuple[float | None, float | None]:
+        """(cap, budget cap) of the next suggestion's predicted cost. The budget cap is
+        ``max_budget_fraction`` of what is left of ``total_budget`` (observed costs and the
+        predicted costs of outstanding suggestions taken off; None without a budget); the cap
+        is the lowest of it, the call's / config's ``max_suggestion_cost`` and twice the top
+        of ``cost_window``."""
+        cfg = self.config
+        caps = [c for c in (call_cap,) if c is not None]
+        if cfg.cost_window is not None:
+            caps.append(2.0 * cfg.cost_window[1])
+        budget_cap = None
+        if cfg.total_budget is not None:
+            spent = sum(o.cost for o in self._observations)
+            pending = sum(float(s.predictions.get("cost", 0.0) or 0.0)
+                          for s in self._outstanding.values())
+            left = cfg.total_budget - spent - pending
+            # nothing left: the tiniest cap, so the cheapest candidate is suggested (the
+            # caller decides whether to run it)
+            budget_cap = cfg.max_budget_fraction * left if left > 0 else 1e-300
+            caps.append(budget_cap)
+        return (min(caps) if caps else None), budget_cap
+
+    def _cost_target(self, groups, front, ok, cap: float | None,
+                     budget_cap: float | None = None) -> float | None:
+        """The log-cost this suggestion targets (cost-stratified search), or None (the
+        reference's clamping, or every run costs the same)."""
+        cfg = self.config
+        rule = cfg.effective_cost_target_rule
+        if rule == "clamp":
             return None
         cheapest = min(self._observations[i].cost for i in ok)
         return draw_cost_target(self.rng, cheapest, float(groups.mean_cost[front].max()),
-                                cfg.cost_range_extension, cap)
+                                cfg.cost_range_extension, cap, rule=rule,
+                                max_factor=cfg.cost_extension_max_factor,
+                                span_decades=cfg.cost_target_span_decades,
+                                span_top=(None if cfg.total_budget is None
+                                          else cfg.max_budget_fraction * cfg.total_budget),
+                                window=cfg.cost_window, budget_cap=budget_cap)
 
     def _origins(self, groups, front, ok,
                  target: float | None) -> tuple[np.ndarray, np.ndarray | None]:
@@ -453,16 +530,19 @@ class CARBS(PersistenceMixin):
                                                 target)
         return np.stack([self._obs_basic[ok[groups.first[g]]] for g in idx]), weights
 
-    def _resample(self, groups, ok) -> Suggestion | None:
+    def _resample(self, groups, ok, cap: float | None = None) -> Suggestion | None:
         """Every ``resample_frequency`` successful observations, run again the least-sampled
         group (cheapest first) of the *plain* Pareto front, so that a single run that beats a
         group's mean but not its best sample gets the samples it needs to join the
-        conservative front (see :mod:`carbs.pareto`). None when it is not time, or when every
-        plain-front group already has a run outstanding."""
+        conservative front (see :mod:`carbs.pareto`). Groups whose mean cost is above ``cap``
+        are left out. None when it is not time, or when every plain-front group already has a
+        run outstanding (or costs too much)."""
         freq = self.config.resample_frequency
         if freq <= 0 or len(ok) - self._ok_at_last_resample < freq:
             return None
         plain = self._front(groups, ok, conservative=False)
+        if cap is not None:
+            plain = [g for g in plain if groups.mean_cost[g] <= cap]
         taken = self._outstanding_basic()
         sign = self.config.better_direction_sign
         for g in sorted(plain, key=lambda g: (groups.count[g], groups.mean_cost[g])):
@@ -485,18 +565,27 @@ class CARBS(PersistenceMixin):
                                     groups.mean_cost[front])
         logger.debug("surrogate fit times: %s", {k: round(v, 4) for k, v in times.items()})
 
+    def _best_floor(self, front_costs: np.ndarray, target: float | None,
+                    cap: float | None) -> float | None:
+        """High-cost clamping: the Pareto model's value (warped) at the cost threshold, the
+        floor of every candidate's ``best``: the suggestion's target cost when cost-stratified,
+        else (the reference) a cost drawn log-uniformly over the front's range. None when
+        clamping is off."""
+        if not self.config.is_high_cost_clamping_on:
+            return None
+        sur = self.surrogates
+        thr = (math.exp(target) if target is not None else
+               draw_high_cost_threshold(self.rng, front_costs, cap))
+        return float(sur.pareto_value(sur.cost_scaler(np.array([thr])))[0])
+
     def _acquisition(self, cand: np.ndarray, pred, origins: np.ndarray,
-                     front_costs: np.ndarray, target: float | None = None,
-                     cap: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+                     floor: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(score, log EI) of each candidate: log EI against the Pareto value at its predicted
-        cost (high-cost clamped) + log search density + log P(success); -inf above
-        ``max_suggestion_cost``."""
+        cost (at least ``floor``: high-cost clamping) + log search density + log P(success)."""
         cfg, sur = self.config, self.surrogates
         best = sur.pareto_value(pred.log_cost_scaled)
-        if cfg.is_high_cost_clamping_on:
-            thr = (math.exp(target) if target is not None else
-                   draw_high_cost_threshold(self.rng, front_costs, cap))
-            best = np.maximum(best, sur.pareto_value(sur.cost_scaler(np.array([thr])))[0])
+        if floor is not None:
+            best = np.maximum(best, floor)
         log_ei = log_expected_improvement(pred.output_mean, pred.output_std, best,
                                           cfg.exploration_bias)
         log_dens = log_search_density(cand, origins, self._radius(),
@@ -504,21 +593,7 @@ class CARBS(PersistenceMixin):
                                       self.encoder.categorical_blocks())
         with np.errstate(divide="ignore"):
             score = log_ei + log_dens + np.log(np.clip(pred.p_success, 0.0, 1.0))
-        if cap is not None:
-            score = np.where(pred.cost <= cap, score, -np.inf)
-        if target is not None:
-            inside = np.where(cost_stratum(pred.cost, target, cfg.cost_stratum_fraction),
-                              score, -np.inf)
-            if np.isfinite(inside).any():
-                score = inside
         return score, log_ei
-
-    def _argmax(self, score: np.ndarray, pred) -> int:
-        """The best-scoring candidate; the cheapest predicted one when none is allowed."""
-        if np.all(~np.isfinite(score)):
-            logger.warning("no candidate within max_suggestion_cost; suggesting the cheapest")
-            return int(np.argmin(pred.cost))
-        return int(np.argmax(np.where(np.isfinite(score), score, -np.inf)))
 
     def _bo_predictions(self, pred, i: int, score: float, log_ei: float) -> dict[str, Any]:
         """The JSON-safe record of what the models predicted for candidate ``i``."""

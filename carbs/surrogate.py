@@ -20,6 +20,7 @@ model layer (the latency benchmark builds its reference procedure from them).
 from __future__ import annotations
 
 import logging
+import math
 import time
 import warnings
 from dataclasses import dataclass
@@ -145,8 +146,12 @@ class SurrogateSet:
     """Holds the models between suggest calls (warm starts) and fits/predicts them."""
 
     def __init__(self, dim: int, radius: float, device: torch.device, max_fit_points: int,
-                 fit_max_iter: int, seed: int, fit_warm_max_iter: int | None = None):
+                 fit_max_iter: int, seed: int, fit_warm_max_iter: int | None = None,
+                 max_fit_skips: int = 0):
         self.dim, self.radius, self.device = dim, radius, device
+        self.max_fit_skips = max_fit_skips
+        self._fit_key: tuple[float, float] | None = None  # the last fit's log-cost range
+        self._skips = 0  # calls since the last fit
         self.max_fit_points, self.fit_max_iter, self.seed = max_fit_points, fit_max_iter, seed
         self.fit_warm_max_iter = fit_warm_max_iter
         self.output_gp = GaussianProcess("matern_linear", dim, radius, device)
@@ -188,14 +193,19 @@ class SurrogateSet:
         c_s = self.cost_scaler(cost_ok)
         sub = fit_subsample(len(x_ok), self.max_fit_points, self.seed)
 
+        refit = self._refit(len(x_ok))
+        times["skipped_fits"] = float(not refit)
+
         t = time.perf_counter()
-        self.output_gp.fit(x_ok[sub], y_w[sub], self.fit_max_iter, self.fit_warm_max_iter)
+        if refit:
+            self.output_gp.fit(x_ok[sub], y_w[sub], self.fit_max_iter, self.fit_warm_max_iter)
         self.output_gp.condition(x_ok, y_w)
         self._x_out, self._y_out = x_ok, y_w
         times["output"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        self.cost_gp.fit(x_ok[sub], c_s[sub], self.fit_max_iter, self.fit_warm_max_iter)
+        if refit:
+            self.cost_gp.fit(x_ok[sub], c_s[sub], self.fit_max_iter, self.fit_warm_max_iter)
         self.cost_gp.condition(x_ok, c_s)
         times["cost"] = time.perf_counter() - t
 
@@ -220,6 +230,25 @@ class SurrogateSet:
             times["success"] = time.perf_counter() - t
         return times
 
+    def _refit(self, n: int) -> bool:
+        """Whether this call fits the output and cost GPs' hyperparameters. Always, up to
+        ``max_fit_points`` observations. Beyond, the fit of the last call is kept for up to
+        ``max_fit_skips`` calls in a row, unless the log-cost range moved by a tenth of its
+        span since: between calls the data grow by one point in several hundred (fitted on a
+        subsample of ``max_fit_points``), and the posterior, conditioned on every point, is
+        then extended by the new rows rather than refactored."""
+        assert self.cost_scaler is not None
+        key = (self.cost_scaler.lo, self.cost_scaler.hi)
+        moved = (math.inf if self._fit_key is None else
+                 max(abs(key[0] - self._fit_key[0]), abs(key[1] - self._fit_key[1]))
+                 / (self._fit_key[1] - self._fit_key[0]))
+        if (n > self.max_fit_points and moved < 0.1 and self._skips < self.max_fit_skips
+                and self.output_gp.is_warm and self.cost_gp.is_warm):
+            self._skips += 1
+            return False
+        self._fit_key, self._skips = key, 0
+        return True
+
     def add_fantasies(self, x_out: np.ndarray, generator: torch.Generator, use_mean: bool) -> None:
         """Condition the output model on outstanding points with fantasy outputs."""
         if len(x_out) == 0:
@@ -231,15 +260,23 @@ class SurrogateSet:
                                  np.concatenate([self._y_out, fant]))
 
     # --- prediction ---------------------------------------------------------------------------
-    def predict(self, x: np.ndarray) -> Predictions:
-        """Predict output (warped), cost and P(success) at candidate rows."""
-        mu, var = self.output_gp.predict(x)
+    def predict_cost(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(scaled log-cost, cost) predicted at candidate rows (the cost model's mean)."""
         cm, _ = self.cost_gp.predict(x, with_var=False)
         cm = cm.cpu().numpy()
         assert self.cost_scaler is not None
+        return cm, self.cost_scaler.inverse(cm)
+
+    def predict(self, x: np.ndarray, log_cost_scaled: np.ndarray | None = None,
+                cost: np.ndarray | None = None) -> Predictions:
+        """Predict output (warped), cost and P(success) at candidate rows (the cost from
+        :meth:`predict_cost` when given)."""
+        mu, var = self.output_gp.predict(x)
+        if log_cost_scaled is None or cost is None:
+            log_cost_scaled, cost = self.predict_cost(x)
         p = self.success.predict(x) if self.has_success_model else np.ones(len(x))
-        return Predictions(mu.cpu().numpy(), np.sqrt(var.cpu().numpy()), cm,
-                           self.cost_scaler.inverse(cm), p)
+        return Predictions(mu.cpu().numpy(), np.sqrt(var.cpu().numpy()), log_cost_scaled,
+                           cost, p)
 
     def pareto_value(self, log_cost_scaled: np.ndarray) -> np.ndarray:
         """Pareto model mean at scaled log-cost, clamped to the front's cost range."""

@@ -141,9 +141,11 @@ def _configure_recommend(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-column", default="output", help="objective column")
     p.add_argument("--direction", choices=["min", "max"], default=None,
                    help="lower or higher output is better (default: the journal's, else min)")
-    p.add_argument("--follow", choices=FOLLOW, default="chinchilla",
-                   help="N allocation the model size follows: chinchilla (Approach 3, else 2, "
-                        "else 1, fitted on every run) or front (the Pareto front's law of N)")
+    p.add_argument("--follow", choices=FOLLOW, default="surface",
+                   help="N allocation the model size follows: surface (the loss surface's "
+                        "L(N, D), fitted to every run with the other hyperparameters' "
+                        "parabolas), chinchilla (Approach 3 on the raw losses, else 2, else 1) "
+                        "or front (the Pareto front's law of N)")
     p.add_argument("--laws", choices=LAWS, default="surface",
                    help="other hyperparameters' optima: surface (a quadratic loss surface "
                         "around a moving optimum, fitted to every trial) or front (a power law "

@@ -113,14 +113,20 @@ class OptunaTuner(Tuner):
     ) -> None:
         super().__init__(dims, center, seed)
         import optuna
-        from optuna.distributions import FloatDistribution, IntDistribution
+        from optuna.distributions import (
+            CategoricalDistribution,
+            FloatDistribution,
+            IntDistribution,
+        )
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.name = name
         self._optuna = optuna
         self._dists = {
             d.name: (
-                IntDistribution(int(d.low), int(d.high), log=d.log)
+                CategoricalDistribution(d.choices)
+                if d.choices
+                else IntDistribution(int(d.low), int(d.high), log=d.log)
                 if d.integer
                 else FloatDistribution(d.low, d.high, log=d.log)
             )
@@ -194,11 +200,13 @@ class CarbsTuner(Tuner):
             raise ValueError(
                 f"CarbsTuner: basic_range must be a positive number, got {basic_range}"
             )
-        from carbs import CARBS, CARBSConfig, LinearSpace, LogSpace, Param
+        from carbs import CARBS, CARBSConfig, CategoricalSpace, LinearSpace, LogSpace, Param
 
         params = []
         for d in dims:
-            if d.log:
+            if d.choices:
+                space = CategoricalSpace(list(d.choices))
+            elif d.log:
                 scale = math.log10(d.high / d.low) / basic_range
                 space = LogSpace(min=d.low, max=d.high, scale=scale, is_integer=d.integer)
             else:

@@ -93,38 +93,56 @@ class ChinchillaProblem(Problem):
     budget = Budget(1e20, 100)
     quick_budget = Budget(1e19, 12)
     cost_unit = "FLOPs (6ND)"
+    #: seed noise (sd of the observed loss around the expected one)
+    noise_sd: float = NOISE_SD
+    #: a learning rate above this multiple of the optimum diverges
+    divergence_factor: float = DIVERGENCE_FACTOR
 
     def __init__(self) -> None:
-        self.n_min = float(n_params(64, 2))
-        self.n_max = float(n_params(4096, 48))
-        self.d_min, self.d_max = 1e7, 1e11
+        # The box of N and D follows the width, depth and tokens dimensions (variants widen it).
+        box = {d.name: d for d in self.dims}
+        self.n_min = float(n_params(box["width"].low, box["depth"].low))
+        self.n_max = float(n_params(box["width"].high, box["depth"].high))
+        self.d_min, self.d_max = float(box["tokens"].low), float(box["tokens"].high)
         self.optimal_value = float(chinchilla_loss(self.n_max, self.d_max))
         # Target: the compute-optimal loss at 1e19 FLOPs (reachable within the default budget).
         self.target = float(self.reference_front(np.array([1e19]))[0])
+
+    def lr_optimum(self, config: dict[str, Any], n: float) -> float:
+        """The optimal learning rate of a configuration of N parameters (variants whose other
+        parameters move it override this)."""
+        return float(lr_opt(n))
+
+    def extra_penalty(self, config: dict[str, Any], n: float) -> float:
+        """Loss added by parameters beyond the six of the base simulator (0 here; >= 0 and 0 at
+        their optimum in every variant, so the reference front stays the same)."""
+        return 0.0
 
     def expected(self, config: dict[str, Any]) -> tuple[float, float, float]:
         """(noise-free loss, N, D) for a configuration."""
         n = float(n_params(config["width"], config["depth"]))
         d = float(config["tokens"])
-        loss = float(
-            expected_loss(
-                config["width"],
-                config["depth"],
-                d,
-                config["lr"],
-                config["warmup"],
-                config["weight_decay"],
-            )
+        lr_ratio = float(config["lr"]) / self.lr_optimum(config, n)
+        loss = (
+            float(chinchilla_loss(n, d))
+            + 0.05 * math.log(lr_ratio) ** 2
+            + 1.0 * (float(config["warmup"]) - float(warmup_opt(n))) ** 2
+            + 0.5 * (float(config["weight_decay"]) - 0.1) ** 2
+            + self.extra_penalty(config, n)
         )
         return loss, n, d
+
+    def diverges(self, config: dict[str, Any], n: float) -> bool:
+        """True when the learning rate is above ``divergence_factor`` times its optimum."""
+        return float(config["lr"]) > self.divergence_factor * self.lr_optimum(config, n)
 
     def _evaluate(self, config: dict[str, Any], rng: np.random.Generator) -> Evaluation:
         mean, n, d = self.expected(config)
         cost = 6.0 * n * d
         metrics = {"params": n, "tokens": d, "flops": cost}
-        if config["lr"] > DIVERGENCE_FACTOR * float(lr_opt(n)):
+        if self.diverges(config, n):
             return Evaluation(math.nan, cost, math.nan, metrics, error="diverged (lr too high)")
-        return Evaluation(mean + float(rng.normal(0.0, NOISE_SD)), cost, mean, metrics)
+        return Evaluation(mean + float(rng.normal(0.0, self.noise_sd)), cost, mean, metrics)
 
     def _front_one(self, c: float) -> float:
         return _optimal_loss_at_cost(c, self.n_min, self.n_max, self.d_min, self.d_max)

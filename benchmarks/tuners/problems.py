@@ -9,6 +9,7 @@ from benchmarks.tuners.chinchilla_sim import ChinchillaProblem
 from benchmarks.tuners.cnn_task import CNNDigitsProblem
 from benchmarks.tuners.mlp_task import MLPDigitsProblem
 from benchmarks.tuners.synthetic import FidelityProblem, SyntheticProblem
+from benchmarks.tuners.variants import VARIANTS
 
 _FACTORIES: dict[str, Callable[[], Problem]] = {
     "chinchilla": ChinchillaProblem,
@@ -20,6 +21,9 @@ _FACTORIES: dict[str, Callable[[], Problem]] = {
     "rosenbrock10": lambda: SyntheticProblem("rosenbrock10"),
     "mlp-digits": MLPDigitsProblem,
     "cnn-digits": CNNDigitsProblem,
+    # cost-aware variants (benchmarks/tuners/variants.py): other boxes, starts, budgets, noise,
+    # dimensions, failure modes and categoricals
+    **VARIANTS,
 }
 
 PROBLEM_NAMES: tuple[str, ...] = tuple(_FACTORIES)

@@ -2,6 +2,10 @@
 
 All tuners see exactly the same bounds, the same scale (log or linear) and the same integer
 constraints; the adapters translate a `Dim` into each library's own description.
+
+A categorical `Dim` (``Dim.categorical(name, choices)``) is also an integer dimension over the
+choice indices 0..k-1, so a tuner without categoricals can still search it (as an ordinal);
+``check_config`` takes either a choice or its index and returns the choice.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ class Dim:
         high: upper bound (inclusive).
         log: search this dimension in log space (requires low > 0).
         integer: values are rounded to integers.
+        choices: the categories of a categorical dimension (then low = 0, high = k - 1,
+            integer; build it with `Dim.categorical`); empty for a numeric one.
     """
 
     name: str
@@ -30,6 +36,20 @@ class Dim:
     high: float
     log: bool = False
     integer: bool = False
+    choices: tuple[Any, ...] = ()
+
+    @classmethod
+    def categorical(cls, name: str, choices: tuple[Any, ...] | list[Any]) -> Dim:
+        """A categorical dimension over ``choices`` (at least 2, distinct)."""
+        choices = tuple(choices)
+        if len(choices) < 2 or len(set(choices)) != len(choices):
+            raise ValueError(f"Dim {name!r}: need at least 2 distinct choices, got {choices!r}")
+        return cls(name, 0, len(choices) - 1, integer=True, choices=choices)
+
+    @property
+    def is_categorical(self) -> bool:
+        """True for a categorical dimension."""
+        return bool(self.choices)
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
@@ -47,18 +67,26 @@ class Dim:
             raise ValueError(
                 f"Dim {self.name!r}: integer=True needs integer bounds, got {self.low}, {self.high}"
             )
+        if self.choices and (self.log or (self.low, self.high) != (0, len(self.choices) - 1)):
+            raise ValueError(f"Dim {self.name!r}: build a categorical with Dim.categorical")
 
-    def to_unit(self, value: float) -> float:
-        """Map a value to [0, 1] in the dimension's basic (linear or log) scale."""
+    def to_unit(self, value: Any) -> float:
+        """Map a value to [0, 1] in the dimension's basic (linear or log) scale (a choice: its
+        index over k - 1)."""
+        if self.choices:
+            return self.choices.index(value) / (len(self.choices) - 1)
         if self.log:
             return (math.log(value) - math.log(self.low)) / (
                 math.log(self.high) - math.log(self.low)
             )
         return (value - self.low) / (self.high - self.low)
 
-    def from_unit(self, u: float) -> float | int:
-        """Map u in [0, 1] back to a (clipped, rounded if integer) value."""
+    def from_unit(self, u: float) -> Any:
+        """Map u in [0, 1] back to a (clipped, rounded if integer) value (a choice: each takes
+        an equal share of [0, 1])."""
         u = min(max(float(u), 0.0), 1.0)
+        if self.choices:
+            return self.choices[min(int(u * len(self.choices)), len(self.choices) - 1)]
         if self.log:
             v = math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
         else:
@@ -72,9 +100,10 @@ class Dim:
             return round(v)
         return v
 
-    def center(self) -> float | int:
-        """Center of the bounds in the basic space (geometric mid for log dims)."""
-        return self.from_unit(0.5)
+    def center(self) -> Any:
+        """Center of the bounds in the basic space (geometric mid for log dims; the first
+        choice of a categorical)."""
+        return self.choices[0] if self.choices else self.from_unit(0.5)
 
 
 def sample_uniform(dims: tuple[Dim, ...], rng: np.random.Generator) -> dict[str, Any]:
@@ -104,11 +133,24 @@ def check_config(dims: tuple[Dim, ...], config: dict[str, Any]) -> dict[str, Any
     out: dict[str, Any] = {}
     for d in dims:
         v = config[d.name]
+        if d.choices and _is_choice(d, v):
+            out[d.name] = v
+            continue
         try:
             fv = float(v)
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"param {d.name!r} must be a number, got {v!r}") from exc
+            what = f"one of {list(d.choices)} (or its index)" if d.choices else "a number"
+            raise ValueError(f"param {d.name!r} must be {what}, got {v!r}") from exc
         if not math.isfinite(fv):
             raise ValueError(f"param {d.name!r} must be finite, got {v!r}")
-        out[d.name] = d.clip(fv)
+        out[d.name] = d.choices[d.clip(fv)] if d.choices else d.clip(fv)
     return out
+
+
+def _is_choice(dim: Dim, value: Any) -> bool:
+    """True when ``value`` is one of a categorical's choices (not a number standing for an
+    index, unless the choices are numbers themselves)."""
+    try:
+        return value in dim.choices
+    except TypeError:  # unhashable / incomparable values are not choices
+        return False

@@ -136,16 +136,30 @@ class SyntheticProblem(Problem):
 
 
 class FidelityProblem(Problem):
-    """A synthetic function extended with a cost ("fidelity") dimension; see the module doc."""
+    """A synthetic function extended with a cost ("fidelity") dimension; see the module doc.
 
-    def __init__(self, fn_name: str) -> None:
+    Args:
+        fn_name: branin | hartmann6 | rosenbrock10.
+        fidelity_min: the lowest fidelity in the box (default 0.01). The cost window scored
+            stays [0.01, 1], so a lower minimum makes the box wider than the costs that matter.
+        start_fidelity: the search center's fidelity (default: the box center, geometric mid).
+        name: registry name (default ``<fn_name>-cost``).
+    """
+
+    def __init__(self, fn_name: str, fidelity_min: float = FIDELITY_MIN,
+                 start_fidelity: float | None = None, name: str | None = None) -> None:
         if fn_name not in _FUNCTIONS:
             raise ValueError(f"unknown function {fn_name!r}; choose from {sorted(_FUNCTIONS)}")
+        if not 0.0 < fidelity_min <= FIDELITY_MIN:
+            raise ValueError(f"fidelity_min must be in (0, {FIDELITY_MIN}], got {fidelity_min}")
         self.fn, _, self.optimal_value = _FUNCTIONS[fn_name]
         s = _SETTINGS[fn_name]
-        self.name = f"{fn_name}-cost"
+        self.name = name or f"{fn_name}-cost"
         base = _dims(fn_name)
-        self.dims = base + (Dim("fidelity", FIDELITY_MIN, 1.0, log=True),)
+        self.fidelity_min = float(fidelity_min)
+        self.dims = base + (Dim("fidelity", self.fidelity_min, 1.0, log=True),)
+        if start_fidelity is not None:
+            self.default = {**{d.name: d.center() for d in base}, "fidelity": start_fidelity}
         self.shift = np.broadcast_to(np.asarray(s["shift"], dtype=float), (len(base),)).copy()
         self.bias = float(s["bias"])
         self.sigma = float(s["sigma"])
@@ -176,4 +190,4 @@ class FidelityProblem(Problem):
         c = np.asarray(costs, dtype=float)
         s = np.minimum(c, 1.0)
         front = self.optimal_value + self.bias * (1.0 - s)
-        return np.where(c >= FIDELITY_MIN * (1 - 1e-12), front, np.inf)
+        return np.where(c >= self.fidelity_min * (1 - 1e-12), front, np.inf)

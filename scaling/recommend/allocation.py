@@ -1,6 +1,7 @@
-"""The allocations of N a recommendation can follow at a budget: the Pareto front's own law of
-``metric.params`` and Chinchilla's Approaches 3, 2 and 1 fitted on every run; and which one the
-size follows (:func:`choose_follow`)."""
+"""The allocations of N a recommendation can follow at a budget: the loss surface's L(N, D)
+(:func:`surface_allocation`), the Pareto front's own law of ``metric.params`` and Chinchilla's
+Approaches 3, 2 and 1 fitted on every run; and which one the size follows
+(:func:`choose_follow`, :func:`surface_follows`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from scaling.diagnostics import Diagnostic
 from scaling.powerlaw import FitError, fit_power_law
 from scaling.recommend.result import RecommendError
 
-__all__ = ["APPROACH3_BOOTSTRAP", "allocation_at", "chinchilla_allocations", "choose_follow"]
+__all__ = ["APPROACH3_BOOTSTRAP", "allocation_at", "chinchilla_allocations", "choose_follow",
+           "surface_allocation", "surface_follows"]
 
 #: Bootstrap resamples of the Approach 3 fit (each one is a 5-parameter refit).
 APPROACH3_BOOTSTRAP = 200
@@ -71,6 +73,8 @@ def _disqualifies(d: Diagnostic) -> bool:
 
 
 def choose_follow(follow: str, fits: dict, diags: dict[str, list]) -> tuple[str, str]:
+    """The allocation followed before the loss surface is fitted ("surface" starts as
+    "chinchilla"; :func:`surface_follows` decides later), and why."""
     if follow == "front":
         if "front" in fits:
             return "front", ("asked for (--follow front): the Pareto front's own law of N, the "
@@ -92,3 +96,37 @@ def choose_follow(follow: str, fits: dict, diags: dict[str, list]) -> tuple[str,
                          "diagnostics); using the Pareto front's own law of N")
     raise RecommendError("no allocation of N could be fitted: neither a law of metric.params "
                          "along the front nor a Chinchilla approach; check metric.params")
+
+
+#: The surface's exponents alpha, beta must lie inside these bounds (its fit bounds are [0, 3])
+#: for its allocation to be followed.
+SURFACE_EXPONENTS = (0.05, 2.0)
+
+
+def surface_allocation(surface, compute_min: float, compute_max: float):
+    """The loss surface's base law L(N, D) (:mod:`scaling.recommend.surface`, fitted to every
+    trial together with a parabola per other hyperparameter) as an Approach 3 fit, whose
+    compute-optimal N is the allocation; None when the surface is not an N, D surface."""
+    if surface is None or surface.kind != "nd":
+        return None
+    theta = surface.theta[:5]
+    fit = chinchilla.Approach3Fit(*map(float, theta), objective=math.nan,
+                                  n_points=surface.n_points, level=surface.level,
+                                  compute_min=compute_min, compute_max=compute_max)
+    if len(surface.samples):
+        fit.samples = np.asarray(surface.samples[:, :5], dtype=float)
+    return fit
+
+
+def surface_follows(fit) -> tuple[bool, str]:
+    """Whether the surface's allocation is followed, and why (or why not)."""
+    lo, hi = SURFACE_EXPONENTS
+    if fit is None:
+        return False, "no N, D loss surface was fitted"
+    if not (lo < fit.alpha < hi and lo < fit.beta < hi):
+        return False, (f"the loss surface's exponents (alpha {fit.alpha:.3g}, beta "
+                       f"{fit.beta:.3g}) are outside ({lo}, {hi})")
+    return True, ("the loss surface's L(N, D), fitted to every run together with each other "
+                  "hyperparameter's parabola: Approach 3 on the raw losses also fits the "
+                  "penalties of runs whose learning rate, warm-up, ... were off their optima, "
+                  "and those change with size, which biases the allocation")

@@ -30,7 +30,7 @@ logger = logging.getLogger("scaling.recommend")
 
 __all__ = ["CLAMP", "FOLLOW", "LAWS", "MAX_DECADES", "MIN_FRONT_POINTS", "recommend"]
 
-FOLLOW = ("chinchilla", "front")
+FOLLOW = ("surface", "chinchilla", "front")
 CLAMP = ("auto", "all", "none")
 LAWS = ("surface", "front")
 #: Fewest Pareto-front points a recommendation accepts.
@@ -97,7 +97,7 @@ def recommend(
     cost_column: str = "cost",
     output_column: str = "output",
     direction: str | None = None,
-    follow: str = "chinchilla",
+    follow: str = "surface",
     laws: str = "surface",
     fixed: Mapping[str, Any] | None = None,
     clamp: str = "auto",
@@ -118,8 +118,11 @@ def recommend(
             default: the journal's. A sweep directory or journal without one is an error.
         cost_column, output_column: the front's axes.
         direction: ``"min"`` / ``"max"``; default the journal's, else ``"min"``.
-        follow: the N allocation the size follows: ``"chinchilla"`` (Approach 3, else 2,
-            else 1) or ``"front"`` (the front's law of ``metric.params``).
+        follow: the N allocation the size follows: ``"surface"`` (the loss surface's
+            L(N, D), fitted to every trial with the other hyperparameters' parabolas, so their
+            penalties do not bias it; with ``laws="surface"`` and N, D in the table, else as
+            "chinchilla"), ``"chinchilla"`` (Approach 3 on the raw losses, else 2, else 1) or
+            ``"front"`` (the front's law of ``metric.params``).
         laws: where the other hyperparameters' optima come from: ``"surface"`` (a quadratic
             loss surface around a moving optimum fitted to every trial, see
             :mod:`scaling.recommend.surface`; a parameter whose optimum it cannot pin is held at its front
@@ -157,8 +160,9 @@ def recommend(
     ffit = fit_frontier_law(fcost, front[output_column], direction, n_bootstrap, level, seed,
                             name=output_column, fall_back=True)
     diags += diagnostics.check_fit("frontier", ffit)
-    follow_used, follow_reason = rec.fit_budget_models(follow)
+    rec.fit_budget_models(follow)
     rec.fit_surface(output_column, direction, ffit)
+    follow_used, follow_reason = rec.follow_used
     job = _hydra_job(table, df, meta, rec.names)
     prefix = _command_prefix(command_prefix, job, notes)
     items = _budget_items(rec, ffit, budgets, prefix, fcost)

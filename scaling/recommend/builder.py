@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from scaling.diagnostics import Diagnostic
+from scaling.recommend.allocation import surface_allocation, surface_follows
 from scaling.recommend.budget import BudgetModels, BudgetSolver, fit_budget_models
 from scaling.recommend.laws import ParamLaws, fit_param_laws
 from scaling.recommend.optima import SurfaceOptima, fit_trial_surface
@@ -37,6 +38,8 @@ class Builder:
         self.models = BudgetModels()
         self.solver: BudgetSolver | None = None
         self.optima: SurfaceOptima | None = None
+        self.follow_request = "chinchilla"
+        self.follow_reason = ""
 
     @property
     def names(self) -> list[str]:
@@ -55,12 +58,23 @@ class Builder:
                                    self.notes, self.diags)
 
     def fit_budget_models(self, follow: str) -> tuple[str, str]:
-        """What spends the budget; returns the allocation (or mode) followed and why."""
+        """What spends the budget; returns the allocation (or mode) followed and why
+        (``follow="surface"`` starts as "chinchilla": :meth:`fit_surface` may change it, see
+        :attr:`follow_used`)."""
+        self.follow_request = follow
         self.models, followed, why = fit_budget_models(
-            self.ok, self.front, self.laws, self.cost_column, follow, self.n_bootstrap,
-            self.level, self.seed, self.notes, self.diags)
+            self.ok, self.front, self.laws, self.cost_column,
+            "chinchilla" if follow == "surface" else follow, self.n_bootstrap, self.level,
+            self.seed, self.notes, self.diags)
         self.solver = BudgetSolver(self.models, self.laws, self.clamp, self.diags)
+        self.follow_reason = why
         return followed, why
+
+    @property
+    def follow_used(self) -> tuple[str, str]:
+        """The allocation (or mode) followed and why, after every stage."""
+        return (self.models.follow if self.models.mode == "nd" else self.models.mode,
+                self.follow_reason)
 
     def fit_surface(self, output_column: str, direction: str, ffit) -> None:
         """The loss surface over every trial (``how="surface"``), for the optima of the
@@ -73,6 +87,18 @@ class Builder:
         if surface is not None:
             self.optima = SurfaceOptima(surface, self.laws, self.front, self.cost_column,
                                         self.notes)
+        if self.models.mode == "nd":
+            cost = self.ok[self.cost_column].to_numpy(dtype=float)
+            fit = surface_allocation(surface, float(cost.min()), float(cost.max()))
+            if fit is not None:
+                self.models.alloc_fits["surface"] = fit  # reported among the approaches
+            ok, why = surface_follows(fit)
+            if self.follow_request == "surface":
+                if ok:
+                    self.models.follow, self.follow_reason = "surface", why
+                else:
+                    self.notes.append(f"allocation: not the loss surface's ({why}); "
+                                      f"{self.models.follow} instead")
 
     def at_budget(self, budget: float) -> BudgetRecommendation:
         """The configuration for ``budget`` (command, prediction: the caller's)."""

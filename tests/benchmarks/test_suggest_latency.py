@@ -10,7 +10,8 @@ import torch
 from benchmarks import suggest_latency as sl
 
 
-def test_every_arm_cold_and_warm_at_the_given_thread_count(capsys) -> None:
+def test_every_arm_cold_and_warm_at_the_given_thread_count(capsys, monkeypatch) -> None:
+    monkeypatch.setattr(sl, "REPEATS", 2)
     before = torch.get_num_threads()
     try:
         sl.main(["--threads", "2"], grid=[(12, 2, 2)])
@@ -32,3 +33,14 @@ def test_every_arm_cold_and_warm_at_the_given_thread_count(capsys) -> None:
         r["reference_cold_s"] / r["ours_cold_s"], rel=0.05, abs=0.1)
     with pytest.raises(SystemExit):
         sl.main(["--threads", "0"])
+
+
+def test_beyond_max_fit_points_the_refit_every_call_baseline_runs_in_the_same_process(
+        capsys, monkeypatch) -> None:
+    monkeypatch.setattr(sl, "REPEATS", 2)
+    monkeypatch.setattr(sl, "OPTUNA_REPEATS", 1)
+    sl.main(["--threads", "1"], grid=[(301, 2, 1)])
+    (r,) = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for key in ("refit_every_call_warm_s", "refit_every_call_warm_objective",
+                "ours_warm_objective", "ours_warm_cpu_s", "speedup_warm_vs_refit_every_call"):
+        assert r[key] is not None and r[key] > 0, key

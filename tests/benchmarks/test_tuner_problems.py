@@ -16,7 +16,11 @@ from benchmarks.tuners import (
     SyntheticProblem,
     get_problem,
 )
+from benchmarks.tuners.base import Budget
 from benchmarks.tuners.chinchilla_sim import chinchilla_loss, expected_loss, lr_opt, n_params
+from benchmarks.tuners.runner import RunSpec, run_one
+from benchmarks.tuners.space import check_config
+from benchmarks.tuners.variants import KNOB_OPTIMA, NORMS, OPTIMIZERS, VARIANTS, start_cost
 
 
 def _grid(bounds: list[tuple[float, float]], n: int) -> np.ndarray:
@@ -162,3 +166,94 @@ def test_bad_configs_and_dims_name_the_field() -> None:
         Dim("x", 2.0, 1.0)
     with pytest.raises(ValueError, match="unknown problem"):
         get_problem("nope")
+
+
+# --- the cost-aware variants (benchmarks/tuners/variants.py) ------------------------------------
+VARIANT_NAMES = [n for n in PROBLEM_NAMES if n in VARIANTS]
+
+
+def test_the_suite_has_its_variants_each_with_a_window_a_budget_and_a_front() -> None:
+    assert len(VARIANT_NAMES) >= 6
+    for name in VARIANT_NAMES:
+        prob = get_problem(name)
+        lo, hi = prob.cost_window
+        assert prob.cost_aware and 0 < lo < hi, name
+        assert start_cost(prob) < prob.budget.cost, name
+        ref = prob.reference_front(np.geomspace(lo, hi, 9))
+        assert np.all(np.isfinite(ref)) and np.all(np.diff(ref) <= 1e-12), name
+        c0 = start_cost(prob)  # the start is not on the front (there is something to find)
+        assert prob.center_value() > float(prob.reference_front(np.array([c0]))[0]), name
+
+
+@pytest.mark.parametrize("cost", [1e13, 1e16, 1e20])
+def test_wide_box_front_is_attained_by_grid(cost: float) -> None:
+    prob = get_problem("chinchilla-wide")
+    n = n_params(np.arange(16, 8193)[:, None], np.arange(1, 65)[None, :])
+    d = cost / (6.0 * n)
+    loss = np.where((d >= 1e6) & (d <= 1e12), chinchilla_loss(n, np.clip(d, 1e6, 1e12)), np.inf)
+    ref = float(prob.reference_front(np.array([cost]))[0])
+    assert loss.min() >= ref - 1e-9
+    assert loss.min() == pytest.approx(ref, abs=1e-3)
+
+
+def test_variant_starts_and_budgets_are_what_they_say() -> None:
+    assert start_cost(get_problem("chinchilla-wide")) == pytest.approx(6.2e15, rel=0.02)
+    assert start_cost(get_problem("chinchilla-start-low")) < 1e14 / 5
+    assert 1e18 < start_cost(get_problem("chinchilla-start-high")) < 1e19
+    for name, factor in (("chinchilla-budget10x", 10), ("chinchilla-budget1000x", 1000)):
+        prob = get_problem(name)
+        assert prob.budget.cost / start_cost(prob) == pytest.approx(factor, rel=0.02)
+    assert get_problem("chinchilla-noisy").noise_sd == 0.05
+    wide = get_problem("hartmann6-cost-wide")
+    assert wide.search_center()["fidelity"] == 0.1 and wide.dims[-1].low == 1e-8
+    assert np.isfinite(wide.reference_front(np.array([1e-8]))[0])
+
+
+def test_extra_parameters_cost_nothing_at_their_optimum() -> None:
+    base = ChinchillaProblem()
+    cfg = {"width": 1024, "depth": 12, "tokens": 3e9, "lr": 1e-3, "warmup": 0.05,
+           "weight_decay": 0.1}
+    loss = base.expected(cfg)[0]
+    cat = get_problem("chinchilla-cat")
+    assert cat.expected({**cfg, "optimizer": "adamw", "norm": "pre-layernorm"})[0] == loss
+    assert cat.expected({**cfg, "optimizer": "sgd", "norm": "pre-layernorm"})[0] > loss + 0.2
+    wide20 = get_problem("chinchilla-20d")
+    knobs = {f"knob{k:02d}": float(v) for k, v in enumerate(KNOB_OPTIMA)}
+    assert len(wide20.dims) == 20
+    assert wide20.expected({**cfg, **knobs})[0] == pytest.approx(loss, abs=1e-12)
+    assert wide20.expected({**cfg, **{k: 0.5 for k in knobs}})[0] > loss + 0.05
+
+
+def test_the_lr_cliff_diverges_at_twice_the_optimum() -> None:
+    prob = get_problem("chinchilla-lr-cliff")
+    cfg = prob.search_center()
+    n = n_params(cfg["width"], cfg["depth"])
+    ok = prob.evaluate({**cfg, "lr": float(1.9 * lr_opt(n))}, np.random.default_rng(0))
+    bad = prob.evaluate({**cfg, "lr": float(2.1 * lr_opt(n))}, np.random.default_rng(0))
+    assert not ok.failed and bad.failed and bad.cost == ok.cost
+
+
+def test_categorical_dims_take_a_choice_or_its_index() -> None:
+    dim = Dim.categorical("opt", ("adamw", "sgd", "lion"))
+    assert dim.is_categorical and dim.center() == "adamw"
+    assert check_config((dim,), {"opt": "sgd"}) == {"opt": "sgd"}
+    assert check_config((dim,), {"opt": 2}) == {"opt": "lion"}
+    assert check_config((dim,), {"opt": 7.4}) == {"opt": "lion"}  # clipped, as numbers are
+    assert [dim.from_unit(u) for u in (0.0, 0.34, 0.99, 1.0)] == ["adamw", "sgd", "lion", "lion"]
+    with pytest.raises(ValueError, match=r"'opt' must be one of \['adamw', 'sgd', 'lion'\]"):
+        check_config((dim,), {"opt": "adam"})
+    with pytest.raises(ValueError, match="at least 2 distinct choices"):
+        Dim.categorical("x", ("a", "a"))
+    with pytest.raises(ValueError, match="Dim.categorical"):
+        Dim("x", 0, 3, integer=True, choices=("a", "b"))
+
+
+@pytest.mark.parametrize("tuner", ["carbs", "tpe", "random"])
+def test_every_core_tuner_searches_the_categoricals(tuner: str) -> None:
+    spec = RunSpec("chinchilla-cat", tuner, 0, Budget(1e30, 12))
+    rows = run_one(spec).rows
+    assert len(rows) == 12
+    assert {r["param.optimizer"] for r in rows} <= set(OPTIMIZERS)
+    assert {r["param.norm"] for r in rows} <= set(NORMS)
+    if tuner != "carbs":  # CARBS keeps a category with probability 0.8 per draw (local search)
+        assert len({r["param.optimizer"] for r in rows} | {r["param.norm"] for r in rows}) >= 3

@@ -2,6 +2,7 @@
 and nothing is silently coerced, double counted or dropped."""
 
 import json
+import re
 
 import pytest
 import torch
@@ -200,3 +201,48 @@ def test_outputs_near_the_float_limit_are_still_plotted(opt, tmp_path):
         path = tmp_path / f"{plot.__name__}.png"
         plot(opt, path)
         assert path.stat().st_size > 0
+
+
+# --- config types, exhausted spaces -------------------------------------------------------------
+@pytest.mark.parametrize("field, value", [
+    ("initial_search_radius", "0.3"), ("seed", 1.5), ("num_random_samples", "4"),
+    ("exploration_bias", None), ("resample_frequency", 5.0), ("max_suggestion_cost", "1e18"),
+    ("is_pareto_group_selection_conservative", "yes"), ("adaptive_search_radius", 1),
+    ("num_threads", 1.0), ("cost_target_rule", 3), ("total_budget", "1e21"),
+    ("max_budget_fraction", True), ("cost_window", 1e18), ("device", None),
+])
+def test_every_config_field_names_itself_when_of_the_wrong_type(field, value):
+    with pytest.raises(TypeError, match=rf"CARBSConfig\.{field} must be .*got {re.escape(repr(value))}"):
+        CARBSConfig(better_direction_sign=-1, **{field: value})
+
+
+def test_config_numbers_of_numpy_types_are_accepted_and_normalised():
+    import numpy as np
+
+    cfg = CARBSConfig(better_direction_sign=np.int64(-1), initial_search_radius=np.float32(0.5),
+                      seed=np.int64(3), cost_window=[1, np.float64(1e3)])
+    assert cfg.initial_search_radius == 0.5 and type(cfg.seed) is int
+    assert cfg.cost_window == (1.0, 1000.0)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"cost_window": (10.0, 1.0)}, "cost_window must be two finite costs 0 < cheapest < dearest"),
+    ({"cost_window": (1.0, 2.0, 3.0)}, r"cost_window must be a \(cheapest, dearest\) pair"),
+    ({"total_budget": 0.0}, "total_budget must be a finite number > 0"),
+    ({"max_budget_fraction": 0.0}, r"max_budget_fraction must be in \(0, 1\]"),
+    ({"cost_target_rule": "wide"}, "cost_target_rule must be one of"),
+    ({"cost_extension_max_factor": 1.0}, "cost_extension_max_factor must be"),
+])
+def test_budget_and_window_values_are_checked(kwargs, match):
+    with pytest.raises((TypeError, ValueError), match=match):
+        CARBSConfig(better_direction_sign=-1, **kwargs)
+
+
+def test_an_exhausted_two_value_space_is_called_exhausted_not_out_of_bounds():
+    opt = CARBS(CARBSConfig(better_direction_sign=-1),
+                [Param("n", LinearSpace(min=0, max=1, is_integer=True, scale=4), 0)])
+    assert sorted(s.config["n"] for s in opt.suggest(2)) == [0, 1]
+    with pytest.raises(RuntimeError, match="search space is exhausted.*2 outstanding.*too small"
+                       ) as err:
+        opt.suggest()
+    assert "out of bounds" not in str(err.value)

@@ -1,0 +1,98 @@
+"""Budget awareness: total_budget caps each suggestion at a share of what is left (with the
+per-call cap, the lower wins), cost_window keeps the costs, and both survive a state file."""
+
+import logging
+import math
+
+import numpy as np
+import pytest
+
+from carbs import CARBS, CARBSConfig
+from carbs.acquisition import cost_target_range
+
+FAST = {"num_candidates_for_suggestion_per_dim": 30, "fit_max_iter": 25}
+
+
+def _run(opt: CARBS, objective, n: int) -> list:
+    out = []
+    for _ in range(n):
+        s = opt.suggest()
+        y, c = objective(s.config)
+        opt.observe(s, y, c)
+        out.append((s, c))
+    return out
+
+
+def test_no_suggestion_is_predicted_above_its_share_of_the_remaining_budget(params_4d,
+                                                                              cost_aware):
+    budget = 4000.0
+    opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=1, total_budget=budget,
+                            max_budget_fraction=0.1, **FAST), params_4d)
+    spent = 0.0
+    for s, c in _run(opt, cost_aware, 24):
+        if s.predictions.get("kind") == "bo":
+            assert s.predictions["cost"] <= 0.1 * (budget - spent) * (1 + 1e-9)
+        spent += c
+    assert spent < budget
+    # outstanding suggestions count against the budget with their predicted costs
+    cap_before, _ = opt._suggestion_cap(None)
+    batch = opt.suggest(3)
+    cap_after, _ = opt._suggestion_cap(None)
+    pending = sum(s.predictions.get("cost", 0.0) for s in batch)
+    assert cap_after == pytest.approx(cap_before - 0.1 * pending)
+
+
+def test_the_lower_of_the_call_cap_and_the_budget_share_applies(params_4d, cost_aware):
+    opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=2, total_budget=1e6,
+                            max_suggestion_cost=500.0, **FAST), params_4d)
+    _run(opt, cost_aware, 8)
+    assert opt._suggestion_cap(None)[0] == pytest.approx(
+        0.1 * (1e6 - sum(o.cost for o in opt.observations)))
+    assert opt._suggestion_cap(20.0)[0] == 20.0  # the call's cap is lower
+    s = opt.suggest(max_suggestion_cost=20.0)
+    assert s.predictions["cost"] <= 20.0
+
+
+def test_a_spent_budget_suggests_the_cheapest_candidate_and_warns_once(params_4d, cost_aware,
+                                                                         caplog):
+    opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=3, total_budget=200.0,
+                            resample_frequency=0, **FAST), params_4d)
+    for _ in range(6):  # the start-up runs alone spend more than 200
+        s = opt.suggest()
+        opt.observe(s, *cost_aware({**s.config, "size": 60.0}))
+    observed = min(o.cost for o in opt.observations)
+    with caplog.at_level(logging.WARNING, logger="carbs"):
+        costs = [cost_aware(opt.suggest().config)[1] for _ in range(3)]
+    assert caplog.text.count("no candidate within the cost cap") == 1
+    assert max(costs) < observed
+
+
+def test_cost_window_keeps_targets_and_costs_near_it(params_4d, cost_aware):
+    opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=4, cost_window=(2.0, 30.0),
+                            **FAST), params_4d)
+    bo = [(s, c) for s, c in _run(opt, cost_aware, 20) if s.predictions.get("kind") == "bo"]
+    assert bo and all(s.predictions["cost"] <= 60.0 for s, _ in bo)
+    lo, hi = cost_target_range(1.0, 100.0, 1.0, None, rule="bounded", window=(2.0, 30.0))
+    assert (math.exp(lo), math.exp(hi)) == pytest.approx((1.0, 60.0))
+
+
+def test_budget_fields_survive_a_state_file(tmp_path, params_4d, cost_aware):
+    cfg = CARBSConfig(better_direction_sign=-1, seed=5, total_budget=5e3, cost_window=[1, 100],
+                      **FAST)
+    opt = CARBS(cfg, params_4d)
+    _run(opt, cost_aware, 6)
+    opt.save(tmp_path / "s.json")
+    loaded = CARBS.load(tmp_path / "s.json")
+    assert loaded.config.total_budget == 5e3 and loaded.config.cost_window == (1.0, 100.0)
+    assert loaded.suggest().config == opt.suggest().config
+
+
+@pytest.mark.parametrize("rule", ["bounded", "expensive", "budget"])
+def test_bounded_rules_step_at_most_max_factor_and_stay_within_the_span(rule):
+    lo, hi = cost_target_range(1e10, 1e16, 1.0, None, rule=rule, max_factor=10.0,
+                               span_decades=4.0, budget_cap=1e20 if rule == "budget" else None)
+    assert math.exp(lo) == pytest.approx(1e12)  # 4 decades below the top, not 1e9
+    top = 1e20 if rule == "budget" else 1e17
+    assert math.exp(hi) == pytest.approx(top)
+    s_lo, s_hi = cost_target_range(1e10, 1e16, 1.0, None, rule="stratified")
+    assert np.log10(np.exp([s_lo, s_hi])) == pytest.approx([4.0, 22.0])  # span doubles
