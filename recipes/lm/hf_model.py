@@ -16,10 +16,10 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from composer.metrics.nlp import LanguageCrossEntropy
 from composer.models import HuggingFaceModel
 
+from recipes.lm.composer_model import NextTokenObjective
 from recipes.lm.config import ModelConfig
 
 __all__ = ["ComposerHFCausalLM", "build_hf_model", "hf_config"]
@@ -60,7 +60,7 @@ def build_hf_model(cfg: ModelConfig, vocab_size: int, eos_id: int | None = None)
     return model
 
 
-class ComposerHFCausalLM(HuggingFaceModel):
+class ComposerHFCausalLM(NextTokenObjective, HuggingFaceModel):
     """Composer's ``HuggingFaceModel`` over a causal LM, fed the recipe's batches: a (B, T + 1)
     tensor of token ids, inputs ``[:, :-1]`` and targets ``[:, 1:]``. Loss and the validation
     metric (``LanguageCrossEntropy``, nats per token) are the mean next-token cross-entropy in
@@ -78,16 +78,3 @@ class ComposerHFCausalLM(HuggingFaceModel):
 
     def forward(self, batch: torch.Tensor) -> torch.Tensor:
         return self.model(input_ids=batch[:, :-1], use_cache=False).logits
-
-    def loss(self, outputs: torch.Tensor, batch: torch.Tensor, *args: Any,
-             **kwargs: Any) -> torch.Tensor:
-        return F.cross_entropy(outputs.flatten(0, 1).float(), batch[:, 1:].flatten())
-
-    def eval_forward(self, batch: torch.Tensor, outputs: Any | None = None) -> torch.Tensor:
-        return outputs if outputs is not None else self.forward(batch)
-
-    def get_metrics(self, is_train: bool = False) -> dict:
-        return {} if is_train else self.val_metrics
-
-    def update_metric(self, batch: torch.Tensor, outputs: torch.Tensor, metric) -> None:
-        metric.update(outputs.float(), batch[:, 1:].contiguous())
