@@ -69,6 +69,13 @@ class CARBSSweeper(Sweeper):
 
     def sweep(self, arguments: list[str]) -> Any:
         """Run the sweep; returns the trials as a DataFrame (the journal's contents)."""
+        from carbs.sweep.progress import sweep_logging
+
+        assert self.config is not None
+        with sweep_logging(self.config):
+            return self._sweep(arguments)
+
+    def _sweep(self, arguments: list[str]) -> Any:
         from carbs.sweep.loop import SweepRun
 
         s, config = self.settings, self.config

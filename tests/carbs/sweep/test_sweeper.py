@@ -4,6 +4,7 @@ launchers (basic, joblib, submitit_local), a real SQLite journal. Sweeps run in 
 workers are real processes. Stops, kills and locks: test_stops.py; Ray: test_ray.py."""
 
 import json
+import logging
 import re
 
 import pytest
@@ -123,7 +124,18 @@ def test_budget_with_trials_in_flight(sweep, tmp_path):
 
 @pytest.mark.parametrize("mode", ["file", "console"])
 def test_a_trials_output_goes_to_its_job_log_or_with_console_to_the_sweeps(sweep, tmp_path, mode):
-    proc, d = sweep(tmp_path, "hydra.sweeper.max_trials=1", f"hydra.sweeper.trial_output={mode}")
+    # the sweep's own lines do not depend on what ran earlier in the process: here, a CLI that
+    # quietened the `carbs` package (as the tuner benchmark's main() does) ran before
+    package, own = logging.getLogger("carbs"), logging.getLogger("carbs.sweep")
+    saved = package.level
+    package.setLevel(logging.WARNING)
+    try:
+        proc, d = sweep(tmp_path, "hydra.sweeper.max_trials=1",
+                        f"hydra.sweeper.trial_output={mode}")
+        # the sweep leaves the process's logging as it found it
+        assert package.level == logging.WARNING and own.level == logging.NOTSET
+    finally:
+        package.setLevel(saved)
     log = (d / "0" / "toy_sweep_app.log").read_text()
     assert "toy trial log line" in log  # Hydra's job log, either way
     if mode == "file":
@@ -131,6 +143,7 @@ def test_a_trials_output_goes_to_its_job_log_or_with_console_to_the_sweeps(sweep
     else:
         assert "toy trial x=" in proc.stdout and "toy trial x=" not in log
     assert re.search(r"trial \w+ ok \(job 0, [\d.]+ s on .+:\d+\)", proc.stdout)
+    assert re.search(r"sweep \w+ done: 1 trials", proc.stdout)
 
 
 def test_consecutive_failures_stop_the_sweep_naming_the_last_error(sweep, tmp_path):
