@@ -165,6 +165,8 @@ class SweepProgress:
     def plots(self, force: bool = False) -> None:
         """Redraw the sweep's PNG plots when due (never stops the sweep)."""
         r = self.run
+        if r.s.plot_interval_s is None:  # no plots
+            return
         if r.opt is None or not r.opt.observations or len(r.opt.observations) == self._plotted:
             return
         if not force and time.monotonic() - self._last_plot < r.s.plot_interval_s:
@@ -194,8 +196,9 @@ class SweepProgress:
         line = (f"sweep {r.name} done: {r.n_finished} trials ({r.n_failed} failed), {cost}; "
                 f"best {r.s.objective} {'-' if best is None else f'{best[0]:.6g}'} at cost "
                 f"{'-' if best is None else f'{best[1]:.4g}'}. Journal: "
-                f"{r.sweep_dir / JOURNAL_FILE}; log: {r.sweep_dir / SWEEP_LOG}; plots: "
-                f"{r.sweep_dir}/*.png; report: python -m scaling report {r.sweep_dir}")
+                f"{r.sweep_dir / JOURNAL_FILE}; log: {r.sweep_dir / SWEEP_LOG}; "
+                + (f"plots: {r.sweep_dir}/*.png; " if r.s.plot_interval_s is not None else "")
+                + f"report: python -m scaling report {r.sweep_dir}")
         logger.info("%s", line)
         return line
 

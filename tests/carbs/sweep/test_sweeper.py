@@ -17,7 +17,7 @@ def test_sweep_writes_a_complete_journal_then_resumes_only_with_the_same_space(s
     # the search starts at x=0.5, on the edge of the region x > 0.5 that crashes (the optimum is
     # x=0.3): about half the start-up samples fail
     proc, d = sweep(tmp_path, "hydra.sweeper.max_trials=12", "fail_above=0.5",
-                    "hydra.sweeper.search_space.x.center=0.5")
+                    "hydra.sweeper.search_space.x.center=0.5", "hydra.sweeper.plot_interval_s=30")
     df = load_trials(d)
     assert len(df) == 12 and set(df["status"]) <= {"ok", "failed"}
     assert df["trial_id"].is_unique and (df["attempt"] == 1).all()
@@ -59,6 +59,7 @@ def test_sweep_writes_a_complete_journal_then_resumes_only_with_the_same_space(s
                      sweep_dir=tmp_path / "next")
     new = load_trials(d2)
     assert len(new) == 2 and not set(new["trial_id"]) & set(again["trial_id"])
+    assert not list(d2.glob("*.png"))  # plot_interval_s: null (the toy sweep's) draws none
     assert "random" not in set(new["suggestion"].map(lambda s: json.loads(s)["kind"]))
     state = json.loads((d2 / "carbs_state.json").read_text())
     assert len(state["observations"]) == 16
