@@ -24,8 +24,9 @@ from tqdm.auto import tqdm
 from carbs.sweep.journal import JOURNAL_FILE
 
 if TYPE_CHECKING:
-    from carbs.sweep.loop import SweepRun, Trial
+    from carbs.sweep.loop import SweepRun
     from carbs.sweep.outcome import TrialOutcome
+    from carbs.sweep.trial import Trial
 
 logger = logging.getLogger("carbs.sweep")
 launch_logger = logging.getLogger("carbs.sweep.launch")  # the sweep log only
