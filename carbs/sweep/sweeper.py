@@ -16,7 +16,7 @@ The sweep directory holds ``journal.sqlite`` (every trial; :mod:`carbs.sweep.jou
 job folders (``<num>/``, each with its trial's log), ``.carbs/lock`` (the owner,
 :mod:`carbs.sweep.lock`), ``.carbs/workers/`` and ``.carbs/results/`` (each job's own records,
 :mod:`carbs.sweep.records`) and the plots ``pareto.png``, ``params_vs_cost.png``,
-``convergence.png`` (refreshed every ``plot_interval_s`` and at the end).
+``convergence.png`` (refreshed every ``plot_interval_s`` and at the end; none when it is null).
 
 Resume: run the same command with ``hydra.sweep.dir=<existing dir>`` (or with
 ``hydra.sweeper.resume=true``, which picks the newest journal of the same sweep, same identity,
