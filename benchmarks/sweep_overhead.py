@@ -2,11 +2,11 @@
 trial records, the plots) adds per trial over the trial itself.
 
     python -m benchmarks.sweep_overhead            # 10 and 100 trials; 64 trials at 8 workers
-    python -m benchmarks.sweep_overhead --quick    # 10 trials; 8 at 8 workers (< 60 s)
+    python -m benchmarks.sweep_overhead --quick    # 8 trials; 8 at 4 workers (< 60 s)
 
 Both arms run in this process, one after the other, on Hydra's basic (in-process) launcher
-(one trial at a time) and on the joblib launcher with 8 worker processes, with the same no-op
-task (``--trial-seconds`` of sleep, default 0, so only overhead is timed),
+(one trial at a time) and on the joblib launcher with 8 worker processes (4 with ``--quick``),
+with the same no-op task (``--trial-seconds`` of sleep, default 0, so only overhead is timed),
 the same Hydra app and the same thread settings (torch and BLAS at 1 thread):
 
 - baseline: a plain Hydra ``--multirun`` grid (Hydra's BasicSweeper) over the ``x`` values that
@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import torch
+# (torch is imported in main(): the joblib workers import this module for the task, by name)
 
 _CONFIG = """\
 x: 0.0
@@ -120,6 +120,8 @@ def _grid_arm(conf_dir: Path, work: Path, xs: list, sleep: float, tag: str,
 
 def measure(n: int, sleep: float, work: Path, conf_dir: Path, workers: int = 1) -> dict:
     """Both arms at ``n`` trials (same process, same task, same configurations)."""
+    import torch
+
     tag = f"{n}-{workers}"
     ours, xs = _carbs_arm(conf_dir, work, n, sleep, tag, workers)
     base = _grid_arm(conf_dir, work, xs, sleep, tag, workers)
@@ -148,20 +150,25 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.sweep_overhead", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true",
-                    help="10 trials, and 8 at 8 workers (under 60 s)")
+                    help="8 trials, and 8 at 4 workers (under 60 s on 2 busy cores)")
     ap.add_argument("--trials", type=int, nargs="+", help="trial counts (default 10 100)")
     ap.add_argument("--parallel-trials", type=int,
-                    help="trials of the 8-worker setting (default 64; 0 skips it)")
+                    help="trials of the parallel setting (default 64; 0 skips it)")
+    ap.add_argument("--parallel-workers", type=int,
+                    help="joblib workers of the parallel setting (default 8; --quick: 4)")
     ap.add_argument("--trial-seconds", type=float, default=0.0,
                     help="sleep inside each trial (default 0: time the overhead only)")
     ap.add_argument("--threads", type=int, default=1, help="torch/BLAS threads (default 1)")
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", str(args.threads))
     os.environ["TQDM_DISABLE"] = "1"  # no progress bars in the figures' output
+    import torch
+
     torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
-    counts = args.trials or ([10] if args.quick else [10, 100])
+    counts = args.trials or ([8] if args.quick else [10, 100])
     parallel = (8 if args.quick else 64) if args.parallel_trials is None else args.parallel_trials
+    pool = args.parallel_workers or (4 if args.quick else 8)
     # joblib's workers import this module by name
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parents[1]),
                                                              os.environ.get("PYTHONPATH")]))
@@ -172,11 +179,15 @@ def main(argv: list[str] | None = None) -> None:
         (conf_dir / "sweep").mkdir(parents=True)
         (conf_dir / "config.yaml").write_text(_CONFIG)
         (conf_dir / "sweep" / "toy.yaml").write_text(_SWEEP)
-        # warm-up: imports, plugin discovery, first GP fit, for both arms alike
-        measure(2, 0.0, work / "warmup", conf_dir)
-        if parallel:  # and the 8 workers' pool
-            measure(2, 0.0, work / "warmup", conf_dir, workers=8)
-        settings = [(n, 1) for n in counts] + ([(parallel, 8)] if parallel else [])
+        # warm-up, for both arms alike: imports, plugin discovery, Hydra's job code and the
+        # first GP fits (6 trials one at a time: CARBS's 4 random start-up trials, then 2
+        # fitted); the workers' pool, each worker having run a job (2 jobs of 0.2 s per worker:
+        # every worker imports the task's module and Hydra's job code before any arm is timed)
+        _carbs_arm(conf_dir, work / "warmup", 6, 0.0, "warmup", 1)
+        if parallel:
+            _grid_arm(conf_dir, work / "warmup", [0.1 * i for i in range(2 * pool)], 0.2,
+                      "pool", pool)
+        settings = [(n, 1) for n in counts] + ([(parallel, pool)] if parallel else [])
         for n, workers in settings:
             row = measure(n, args.trial_seconds, work, conf_dir, workers)
             rows.append(row)

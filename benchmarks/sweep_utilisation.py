@@ -2,7 +2,7 @@
 scheduling of the CARBS sweeper, on Hydra's joblib launcher.
 
     python -m benchmarks.sweep_utilisation            # 64 trials at 2, 4 and 8 workers
-    python -m benchmarks.sweep_utilisation --quick    # 24 trials at 8 workers, 10x shorter (< 60 s)
+    python -m benchmarks.sweep_utilisation --quick    # 16 trials at 8 workers, 10x shorter (< 60 s)
 
 The task replays the project's own ``lm_tiny`` sweep (``notebooks/data/lm_tiny.sqlite``, 63
 successful trials of a tiny LM on CPU, 6 s to 607 s each): a trial takes the recorded trial
@@ -19,19 +19,27 @@ seed, budget (``max_trials``) and launcher (joblib, a pool of ``n_jobs`` process
   waits for the slowest trial: how Hydra's Optuna and Nevergrad sweepers work too);
 - ours: ``schedule=async`` (a freed worker gets the next suggestion at once).
 
-Figures per arm: utilisation = busy worker-seconds / (workers x span), span = first trial's
-start to last trial's end (from the workers' own records), and the same up to the last launch
-(after it the budget is spent and the workers fall idle one by one as the last trials end, the
-tail, which no scheduler avoids without knowing the trials' lengths); wall = the whole sweep command
-(start-up, pool start, suggestions, plots); busy = the trials' summed seconds (CARBS picks the
-trials, so the two arms do not run the same work: compare utilisation, not walls); trials per
-worker-hour (over the span); front
-quality = hypervolume of the (log10 cost, loss) Pareto front of the trials, as a fraction of
-the recorded table's own front, after the same number of trials and after the same span (the
-shorter arm's). Sleeping trials use no CPU, so the workers' count is not limited by the cores,
-but starting 8 worker processes on 2 busy cores takes seconds (it counts in the wall, not in
-the span). The last line is a JSON list: one object per (workers, schedule), then one summary
-object per worker count.
+Figures per arm, both ways (the sweeps' own records give every trial's start and end):
+
+- utilisation over the whole span = busy worker-seconds / (workers x span), span = the first
+  trial's start to the last trial's end;
+- utilisation up to the last launch: the same, over the first start to the last launch;
+- the drain = the last launch to the last end: the budget is spent, nothing more may start,
+  and the workers fall idle one by one as the last trials end. No scheduler avoids it without
+  knowing the trials' lengths in advance (or choosing shorter trials at the end, which changes
+  the search); ``--cost-arm`` measures the one lever the sweeper has, a cost budget with
+  ``max_trial_cost_fraction`` (late suggestions capped at a share of what is left);
+- wall = the whole sweep command (start-up, pool start, suggestions; no plots); busy = the trials'
+  summed seconds (CARBS picks the trials, so the two arms do not run the same work: compare
+  utilisation, not walls); trials per worker-hour (over the span);
+- front quality = hypervolume of the (log10 cost, loss) Pareto front of the trials, as a
+  fraction of the recorded table's own front, after the same number of trials and after the
+  same span (the shorter arm's).
+
+Sleeping trials use no CPU, so the workers' count is not limited by the cores, but starting 8
+worker processes on 2 busy cores takes seconds (it counts in the wall, not in the span). The
+last line is a JSON list: one object per (workers, schedule), then one summary object per
+worker count.
 """
 
 from __future__ import annotations
@@ -124,7 +132,7 @@ def _write_app(conf_dir: Path, scale: float) -> None:
     (conf_dir / "config.yaml").write_text(OmegaConf.to_yaml(config))
     sweep = {"defaults": [{"override /hydra/sweeper": "carbs"},
                           {"override /hydra/launcher": "joblib"}],
-             "hydra": {"sweeper": {"cost": "cost", "seed": 0, "plot_interval_s": 1e9,
+             "hydra": {"sweeper": {"cost": "cost", "seed": 0, "plot_interval_s": None,
                                    "search_space": space}}}
     (conf_dir / "sweep" / "replay.yaml").write_text("# @package _global_\n"
                                                     + OmegaConf.to_yaml(sweep))
@@ -168,17 +176,23 @@ def _hypervolume(cost: np.ndarray, loss: np.ndarray, ref: tuple[float, float]) -
     return area
 
 
-def measure(n_jobs: int, schedule: str, trials: int, work: Path, conf_dir: Path) -> dict:
-    """One sweep; its figures (plus the raw trials for the front comparison)."""
+def measure(n_jobs: int, schedule: str, trials: int, work: Path, conf_dir: Path,
+            max_cost: float | None = None, fraction: float | None = None) -> dict:
+    """One sweep; its figures (plus the raw trials for the front comparison). With
+    ``max_cost``: a cost budget (and ``max_trial_cost_fraction``) instead of ``trials``."""
     from carbs.sweep.journal import load_trials
 
-    sweep_dir = work / f"{schedule}-{n_jobs}"
+    name = schedule if max_cost is None else f"{schedule}+cost"
+    sweep_dir = work / f"{name}-{n_jobs}"
+    budget = ([f"hydra.sweeper.max_trials={trials}"] if max_cost is None else
+              ["hydra.sweeper.max_trials=null", f"hydra.sweeper.max_cost={max_cost:.6g}",
+               f"hydra.sweeper.max_trial_cost_fraction={fraction}"])
     wall = _run(conf_dir, sweep_dir, [f"hydra.sweeper.n_jobs={n_jobs}",
-                                      f"hydra.sweeper.max_trials={trials}",
-                                      f"hydra.sweeper.schedule={schedule}"])
+                                      f"hydra.sweeper.schedule={schedule}", *budget])
     df = load_trials(sweep_dir)
-    if len(df) != trials or (df["status"] != "ok").any():
-        raise RuntimeError(f"{schedule} at {n_jobs} workers: {df['status'].value_counts()}")
+    if (max_cost is None and len(df) != trials) or (df["status"] != "ok").any():
+        raise RuntimeError(f"{name} at {n_jobs} workers: {df['status'].value_counts()}")
+    trials = len(df)
     starts, ends, busy = [], [], 0.0
     for job in df["job_num"]:
         start = json.loads((sweep_dir / ".carbs" / "workers" / f"job-{job}.json").read_text())
@@ -192,9 +206,11 @@ def measure(n_jobs: int, schedule: str, trials: int, work: Path, conf_dir: Path)
     # the last trials end, whatever the scheduling (the tail)
     last = float(starts.max())
     steady = float((np.minimum(ends, last) - starts)[starts < last].sum())
-    return {"benchmark": "sweep_utilisation", "n_jobs": n_jobs, "schedule": schedule,
-            "trials": trials, "utilisation": round(busy / (n_jobs * span), 3),
+    return {"benchmark": "sweep_utilisation", "n_jobs": n_jobs, "schedule": name,
+            "trials": trials, **({} if max_cost is None else {
+                "max_cost": round(max_cost, 1), "max_trial_cost_fraction": fraction}), "utilisation_whole_span": round(busy / (n_jobs * span), 3),
             "utilisation_to_last_launch": round(steady / (n_jobs * (last - starts.min())), 3),
+            "drain_s": round(float(ends.max()) - last, 2),
             "wall_s": round(wall, 2), "span_s": round(span, 2), "busy_s": round(busy, 1),
             "trials_per_worker_hour": round(trials / (n_jobs * span / 3600.0), 1),
             "_ends": ends - starts.min(), "_cost": df["cost"].to_numpy(),
@@ -222,14 +238,19 @@ def main(argv: list[str] | None = None) -> None:
                                  description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true",
-                    help="24 trials at 8 workers, trials 10x shorter (under 60 s)")
+                    help="16 trials at 8 workers, trials 10x shorter (under 60 s)")
     ap.add_argument("--workers", type=int, nargs="+", help="worker counts (default 2 4 8)")
     ap.add_argument("--trials", type=int, help="trials per sweep (default 64)")
     ap.add_argument("--scale", type=float,
                     help="divide the recorded trial seconds by this (default 10)")
+    ap.add_argument("--cost-arm", type=float, metavar="FRACTION",
+                    help="also, at the largest worker count, an async sweep with a cost budget "
+                         "(max_cost = the async arm's busy seconds) and "
+                         "max_trial_cost_fraction=FRACTION: do capped late trials shorten the "
+                         "drain?")
     args = ap.parse_args(argv)
     workers = args.workers or ([8] if args.quick else [2, 4, 8])
-    trials = args.trials or (24 if args.quick else 64)
+    trials = args.trials or (16 if args.quick else 64)
     scale = args.scale or (100.0 if args.quick else 10.0)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ["TQDM_DISABLE"] = "1"
@@ -249,25 +270,30 @@ def main(argv: list[str] | None = None) -> None:
         work = Path(tmp)
         conf_dir = work / "conf"
         _write_app(conf_dir, scale)
-        # warm-up (imports, plugin discovery, the first GP fit, joblib's pool), for both arms
+        # warm-up (imports, plugin discovery, the first GP fit, joblib's pool), for both arms;
+        # its trials 10x shorter than the measured ones
         _run(conf_dir, work / "warmup", [f"hydra.sweeper.n_jobs={workers[0]}",
-                                         f"hydra.sweeper.max_trials={workers[0] + 1}"])
+                                         f"hydra.sweeper.max_trials={workers[0] + 1}",
+                                         f"scale={10 * scale:g}"])
         for n in workers:
             arms = {}
             for schedule in ("batch", "async"):
                 arms[schedule] = measure(n, schedule, trials, work, conf_dir)
                 r = arms[schedule]
-                print(f"{n} workers, {schedule:5s}: utilisation {r['utilisation']:.2f} "
-                      f"({r['utilisation_to_last_launch']:.2f} to the last launch), span "
-                      f"{r['span_s']:.1f} s, wall {r['wall_s']:.1f} s, "
+                print(f"{n} workers, {schedule:5s}: utilisation {r['utilisation_whole_span']:.2f}"
+                      f" over the whole span, {r['utilisation_to_last_launch']:.2f} up to the "
+                      f"last launch (then a drain of {r['drain_s']:.1f} s as the last trials "
+                      f"end); span {r['span_s']:.1f} s, wall {r['wall_s']:.1f} s, "
                       f"{r['trials_per_worker_hour']:.0f} trials per worker-hour", flush=True)
             fronts = _fronts(arms["batch"], arms["async"], table_hv, ref)
             b, a = arms["batch"], arms["async"]
             summaries.append({"benchmark": "sweep_utilisation", "n_jobs": n, "trials": trials,
-                              "scale": scale, "utilisation_batch": b["utilisation"],
-                              "utilisation_async": a["utilisation"],
+                              "scale": scale,
+                              "utilisation_whole_span_batch": b["utilisation_whole_span"],
+                              "utilisation_whole_span_async": a["utilisation_whole_span"],
                               "utilisation_to_last_launch_batch": b["utilisation_to_last_launch"],
                               "utilisation_to_last_launch_async": a["utilisation_to_last_launch"],
+                              "drain_s_batch": b["drain_s"], "drain_s_async": a["drain_s"],
                               "span_ratio_batch_over_async": round(b["span_s"] / a["span_s"], 2),
                               **fronts})
             print(f"{n} workers: front (hypervolume / the recorded table's) at {trials} trials: "
@@ -276,6 +302,14 @@ def main(argv: list[str] | None = None) -> None:
                   f"{fronts['equal_span_s']:.0f} s: batch {fronts['batch_front_at_equal_span']:.3f}"
                   f" ({fronts['batch_trials_at_equal_span']} trials), async "
                   f"{fronts['async_front_at_equal_span']:.3f}", flush=True)
+            if args.cost_arm and n == max(workers):
+                arms["async+cost"] = r = measure(n, "async", trials, work, conf_dir,
+                                                 max_cost=a["busy_s"], fraction=args.cost_arm)
+                print(f"{n} workers, async with max_cost={r['max_cost']:g} and "
+                      f"max_trial_cost_fraction={args.cost_arm:g}: {r['trials']} trials, busy "
+                      f"{r['busy_s']:.0f} s, utilisation {r['utilisation_whole_span']:.2f} over "
+                      f"the whole span, {r['utilisation_to_last_launch']:.2f} up to the last "
+                      f"launch, drain {r['drain_s']:.1f} s", flush=True)
             rows += [{k: v for k, v in r.items() if not k.startswith("_")} for r in arms.values()]
     print(json.dumps(rows + summaries))
 

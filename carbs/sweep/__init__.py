@@ -4,8 +4,10 @@
   launcher);
 - :mod:`carbs.sweep.settings`: the ``hydra.sweeper`` schema (one typed dataclass) and every
   check made before the first trial;
-- :mod:`carbs.sweep.loop`: one sweep from start (or resume) to budget: scheduling (async or
-  batch), budgets, stops;
+- :mod:`carbs.sweep.loop`: one sweep from start (or resume) to budget: budgets, recording,
+  stops; :mod:`carbs.sweep.scheduling`: when trials launch (async or batch);
+  :mod:`carbs.sweep.opening`: a new sweep, or the resume of its journal;
+  :mod:`carbs.sweep.trial`: a trial between suggestion and record;
 - :mod:`carbs.sweep.launchers`: how each Hydra launcher takes concurrent trials, and how a
   stopping sweep ends their workers;
 - :mod:`carbs.sweep.lock`: one owner per sweep directory;

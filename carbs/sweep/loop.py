@@ -24,37 +24,34 @@ Stops: SIGTERM or Ctrl-C stops launching, ends the sweep's workers (:func:`stop_
 each trial it stopped in the journal (``running``, relaunched on resume) and exits non-zero with
 one line. A killed sweep (kill -9) is resumed by running it again: finished trials are kept,
 results its workers wrote while it was down are ingested, trials whose worker still runs are
-waited for, and the rest are relaunched once (``on_interrupted``).
+waited for, and the rest are relaunched once (``on_interrupted``): see
+:mod:`carbs.sweep.opening`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 import logging
 import math
 import signal
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from hydra.errors import CompactHydraException
 
-from carbs.spaces import CategoricalSpace, Param
-from carbs.state import StateFileError, read_state_file
-from carbs.sweep.identity import check_identity
-from carbs.sweep.journal import JOURNAL_FILE, STOPPED, Journal, JournalError
+from carbs.spaces import Param
+from carbs.sweep.journal import JOURNAL_FILE, Journal
 from carbs.sweep.launchers import LauncherKind, quiet_launchers, release, stop_workers
 from carbs.sweep.lock import SweepLock
+from carbs.sweep.opening import STATE_FILE, open_sweep
 from carbs.sweep.outcome import TrialOutcome, outcome_from_job_return, outcome_from_record
 from carbs.sweep.progress import SweepProgress
-from carbs.sweep.records import TrialRef, end_orphan, read_result, read_start, worker_state
+from carbs.sweep.records import TrialRef, read_result, read_start
 from carbs.sweep.scheduling import Scheduler
 from carbs.sweep.settings import (
     CARBSSweeperConf,
@@ -64,6 +61,7 @@ from carbs.sweep.settings import (
     format_override,
 )
 from carbs.sweep.task import TrialTask
+from carbs.sweep.trial import Trial
 from tays import utc_now
 
 if TYPE_CHECKING:  # torch and gpytorch load only once a sweep passes its checks: a refused start
@@ -72,8 +70,6 @@ if TYPE_CHECKING:  # torch and gpytorch load only once a sweep passes its checks
 logger = logging.getLogger("carbs.sweep")
 
 __all__ = ["SweepAbortedError", "SweepRun", "SweepStoppedError"]
-
-STATE_FILE = "carbs_state.json"
 
 
 class SweepAbortedError(CompactHydraException, RuntimeError):
@@ -90,19 +86,6 @@ class _Interrupt(KeyboardInterrupt):
     def __init__(self, signum: int):
         super().__init__(signum)
         self.signum = signum
-
-
-@dataclass
-class Trial:
-    """A trial as the sweep process tracks it between suggestion and record."""
-
-    trial_id: str
-    config: dict[str, Any]
-    job_num: int = -1
-    attempt: int = 0  # launches so far
-    predicted_cost: float = 0.0
-    launched: float = field(default_factory=time.time)
-    adopted: bool = False  # running on a worker of a dead sweep; waited for, not relaunched
 
 
 class SweepRun:
@@ -146,7 +129,7 @@ class SweepRun:
         self.retry: list[Trial] = []
         self.inflight: dict[str, Trial] = {}
         self.progress: SweepProgress | None = None
-        self._ids: set[str] = set()
+        self.trial_ids: set[str] = set()  # every trial id the journal holds
         self.scheduler = Scheduler(self)
         self._signal: int | None = None
         self._critical = 0
@@ -166,122 +149,6 @@ class SweepRun:
         """This sweep's identity (:meth:`CARBSSweeperConf.identity`)."""
         return self.s.identity(self.fixed, self.config_name)
 
-    def open(self) -> None:
-        """Create the journal, or resume it (after checking it belongs to this sweep)."""
-        path = self.sweep_dir / JOURNAL_FILE
-        if path.exists():
-            try:
-                with Journal.open(path, read_only=True) as j:
-                    check_identity(j.meta, self.identity(), path)
-                self.journal = Journal.open(path)
-                self.uid = self.journal.sweep_uid
-                self._resume()
-            except (JournalError, sqlite3.DatabaseError) as e:
-                raise SweepConfigError(
-                    f"hydra.sweep.dir={self.sweep_dir}: cannot resume from {path}: {e}. Restore "
-                    f"the journal, or move it aside (mv {path} {path}.bad) to start a new sweep "
-                    "in this directory") from None
-        else:
-            opt = self._new_optimizer()  # before the journal: a bad warm start creates nothing
-            meta = {"sweep": self.name, **self.identity(), "carbs": self.s.carbs_options()}
-            if self.s.warm_start:
-                meta["warm_start"] = {**self.s.warm_start, "observations": len(opt.observations)}
-            self.journal = Journal.create(path, meta, [p.name for p in self.params])
-            self.uid = self.journal.sweep_uid
-            self.opt = opt
-            self.opt.save(self.sweep_dir / STATE_FILE)
-        self.next_job = self.journal.max_job_num() + 1
-
-    def _new_optimizer(self, seed: int | None = None) -> CARBS:
-        """A fresh optimiser, warm-started from an earlier sweep when the settings say so."""
-        from carbs.optimizer import CARBS
-
-        cfg = self.s.carbs_config()
-        if seed is not None:
-            cfg = dataclasses.replace(cfg, seed=seed)
-        ws = self.s.warm_start
-        try:
-            if not ws:
-                return CARBS(cfg, self.params)
-            opt = CARBS.warm_start(cfg, self.params, from_state=ws["from"],
-                                   fixed_values=ws["fixed_values"],
-                                   recenter_on_best=ws["recenter_on_best"])
-        except ValueError as e:
-            where = "warm_start" if ws else "search_space"
-            raise SweepConfigError(f"hydra.sweeper.{where}: {e}") from None
-        logger.info("warm start: %d observation(s) from %s", len(opt.observations), ws["from"])
-        return opt
-
-    def _load_optimizer(self, n_rows: int) -> CARBS:
-        """The checkpointed optimiser, or one rebuilt from the journal alone (the record of
-        truth) when the checkpoint is missing or unreadable."""
-        from carbs.optimizer import CARBS
-
-        state_path = self.sweep_dir / STATE_FILE
-        try:
-            opt = CARBS(self.s.carbs_config(), self.params)
-            opt.load_state_dict(read_state_file(state_path), source=str(state_path))
-            return opt
-        except StateFileError as e:
-            logger.warning("resume: %s; rebuilding the optimiser from the journal's %d trial(s)",
-                           e, n_rows)
-        # a new seed: the original one would hand out the suggestion ids the journal holds
-        return self._new_optimizer(seed=(self.s.seed * 1_000_003 + 7919 * (n_rows + 1)) % 2**31)
-
-    def _resume(self) -> None:
-        assert self.journal is not None
-        rows = self.journal.rows()
-        opt = self.opt = self._load_optimizer(len(rows))
-        known = {o.suggestion_id for o in opt.observations}
-        self._ids = {r["trial_id"] for r in rows}
-        for s in opt.outstanding:
-            if s.suggestion_id not in self._ids:  # suggested, never launched
-                opt.forget(s.suggestion_id)
-        self.n_trials = len(rows)
-        kept = ingested = adopted = 0
-        for r in rows:
-            t = Trial(r["trial_id"], self._row_config(r), job_num=_int(r["job_num"], -1),
-                       attempt=_int(r["attempt"], 0),
-                       predicted_cost=self._predicted(_json(r["suggestion"])))
-            if r["status"] in ("ok", "failed"):
-                kept += 1
-                self.n_finished += 1
-                self.spent += float(r["cost"] or 0.0)
-                self.n_failed += r["status"] == "failed"
-                if r["trial_id"] not in known:
-                    self._observe(t, r["status"], r["output"], r["cost"] or 0.0)
-                continue
-            if t.attempt == 0 or t.job_num < 0:  # written, never launched
-                self.retry.append(t)
-                continue
-            record = read_result(self.sweep_dir, self.ref(t))
-            if record is not None:  # finished after the sweep died: keep it, never rerun it
-                self.finish(t, outcome_from_record(record, self.s.objective, self.s.cost))
-                end_orphan(read_start(self.sweep_dir, self.ref(t)))
-                ingested += 1
-            elif str(r["error"] or "").startswith(STOPPED):  # a stopped sweep stopped it
-                self.retry.append(t)
-            elif worker_state(start := read_start(self.sweep_dir, self.ref(t))) == "alive":
-                t.adopted, t.launched = True, float(start.get("started", time.time()))
-                self.inflight[t.trial_id] = t
-                adopted += 1
-            else:
-                self.interrupted(t, "the sweep died while this trial ran")
-        logger.info("resuming %s: %d finished trial(s) kept, %d finished while the sweep was "
-                    "down (ingested), %d still running on their workers (waited for), %d to "
-                    "relaunch; cost spent %.4g", self.sweep_dir, kept, ingested, adopted,
-                    len(self.retry), self.spent)
-
-    def _row_config(self, row: Mapping[str, Any]) -> dict[str, Any]:
-        cfg = {}
-        for p in self.params:
-            v = row[f"param.{p.name}"]
-            if isinstance(p.space, CategoricalSpace) and all(isinstance(c, bool)
-                                                             for c in p.space.choices):
-                v = bool(v)
-            cfg[p.name] = v
-        return cfg
-
     # --- the run ----------------------------------------------------------------------------
     def run(self) -> pd.DataFrame:
         """Check, own the directory, open, run until the budget is spent; returns the trials."""
@@ -289,7 +156,7 @@ class SweepRun:
         with self._owned(), self._signals(), quiet_launchers(self.s.trial_output.name == "file"):
             try:
                 with self.bookkeeping():
-                    self.open()
+                    open_sweep(self)
                 assert self.journal is not None and self.opt is not None
                 with SweepProgress(self) as self.progress:
                     try:
@@ -380,18 +247,18 @@ class SweepRun:
         assert self.opt is not None and self.journal is not None
         for _ in range(3):
             sug = self.opt.suggest(max_suggestion_cost=cap)
-            if sug.suggestion_id not in self._ids:
+            if sug.suggestion_id not in self.trial_ids:
                 break
             self.opt.forget(sug.suggestion_id)  # an id the journal already holds
         t = Trial(sug.suggestion_id, dict(sug.config),
-                   predicted_cost=self._predicted(sug.predictions))
+                   predicted_cost=self.predicted_cost(sug.predictions))
         self.journal.add_running(t.trial_id, t.config, sug.predictions)
-        self._ids.add(t.trial_id)
+        self.trial_ids.add(t.trial_id)
         self.n_trials += 1
         self.opt.save(self.sweep_dir / STATE_FILE)
         return t
 
-    def _predicted(self, predictions: Mapping[str, Any] | None) -> float:
+    def predicted_cost(self, predictions: Mapping[str, Any] | None) -> float:
         """A suggestion's predicted cost; for a random (start-up) one, the median cost of the
         successful trials so far (0 before the first)."""
         cost = (predictions or {}).get("cost")
@@ -465,7 +332,7 @@ class SweepRun:
         self.journal.finish(t.trial_id, out.status, out.output, out.cost, out.metrics,
                             out.error, job_dir=out.job_dir, finished_at=out.finished_at,
                             worker=out.worker, node=out.node)
-        self._observe(t, out.status, out.output, out.cost)
+        self.observe(t, out.status, out.output, out.cost)
         self.opt.save(self.sweep_dir / STATE_FILE)
         self.spent += out.cost
         self.n_finished += 1
@@ -496,7 +363,8 @@ class SweepRun:
                 logger.warning("stopping the sweep once the %d trial(s) in flight finish: %s",
                                len(self.inflight), error)
 
-    def _observe(self, t: Trial, status: str, output: Any, cost: float) -> None:
+    def observe(self, t: Trial, status: str, output: Any, cost: float) -> None:
+        """Tell the optimiser a trial's outcome (a failure with its cost, never negative)."""
         assert self.opt is not None
         ok = status == "ok"
         value = float(output) if ok and output is not None else math.nan
@@ -544,18 +412,3 @@ def _read_only(sweep_dir: Path, e: OSError) -> str:
     return (f"hydra.sweep.dir={sweep_dir}: cannot write {where} ({e.strerror}); a sweep keeps "
             "its lock, journal, state and trial records in its directory: make it writable, or "
             f"copy it (cp -r {sweep_dir} <new dir>) and resume the copy")
-
-
-def _int(v: Any, default: int) -> int:
-    try:
-        return int(v)
-    except (TypeError, ValueError):
-        return default
-
-
-def _json(text: Any) -> dict[str, Any] | None:
-    try:
-        value = json.loads(text) if text else None
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None

@@ -11,9 +11,11 @@ plots and the closing summary.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,15 +24,62 @@ from tqdm.auto import tqdm
 from carbs.sweep.journal import JOURNAL_FILE
 
 if TYPE_CHECKING:
-    from carbs.sweep.loop import SweepRun, Trial
+    from carbs.sweep.loop import SweepRun
     from carbs.sweep.outcome import TrialOutcome
+    from carbs.sweep.trial import Trial
 
 logger = logging.getLogger("carbs.sweep")
 launch_logger = logging.getLogger("carbs.sweep.launch")  # the sweep log only
 
-__all__ = ["SWEEP_LOG", "SweepProgress"]
+__all__ = ["SWEEP_LOG", "SweepProgress", "console_setting", "sweep_logging"]
 
 SWEEP_LOG = "sweep.log"
+
+
+def console_setting(config: Any) -> tuple[int, bool]:
+    """The level and ``disabled`` flag that the sweep's Hydra logging configuration
+    (``hydra.hydra_logging``, ``hydra.verbose``) gives the sweep's logger ``carbs.sweep``, which
+    exists when Hydra applies it: the most specific level of ``carbs.sweep``, ``carbs`` and the
+    root there (INFO by default); disabled only where that configuration disables the existing
+    loggers without naming either."""
+    from omegaconf import DictConfig, OmegaConf
+
+    names = ("carbs.sweep", "carbs")
+    config = config if isinstance(config, DictConfig) else OmegaConf.create()
+    conf = OmegaConf.select(config, "hydra.hydra_logging")
+    conf = OmegaConf.to_container(conf, resolve=True) if conf is not None else {}
+    loggers = conf.get("loggers") or {}
+    levels = [(loggers.get(n) or {}).get("level") for n in names]
+    levels.append((conf.get("root") or {}).get("level"))
+    level = next((lv for lv in levels if lv is not None), logging.INFO)
+    level = level if isinstance(level, int) else logging.getLevelName(str(level).upper())
+    level = level if isinstance(level, int) else logging.INFO
+    verbose = OmegaConf.select(config, "hydra.verbose", default=False)
+    verbose = [verbose] if isinstance(verbose, str) else verbose
+    if verbose is True or (not isinstance(verbose, bool) and set(verbose or []) & set(names)):
+        level = logging.DEBUG
+    disabled = bool(conf.get("disable_existing_loggers")) and not any(n in loggers for n in names)
+    return level, disabled
+
+
+def _apply(setting: tuple[int, bool]) -> None:
+    logger.setLevel(setting[0])
+    logger.disabled = setting[1]
+
+
+@contextlib.contextmanager
+def sweep_logging(config: Any) -> Iterator[None]:
+    """For the sweep's life, its logger is as the sweep's Hydra logging configuration makes it
+    (:func:`console_setting`), whatever this process's logging went through before: a library
+    or an earlier run in the same process that set the level of ``carbs`` (e.g. to WARNING) or
+    disabled the existing loggers (``logging.config.dictConfig``'s default) does not silence
+    the sweep's lines. The logger's own level and flag are restored afterwards."""
+    saved = (logger.level, logger.disabled)
+    _apply(console_setting(config))
+    try:
+        yield
+    finally:
+        _apply(saved)
 
 
 class SweepProgress:
@@ -43,12 +92,12 @@ class SweepProgress:
         self._plotted = -1  # observations drawn by the last plot (a final redraw is skipped)
         self._bar: Any = None
         self._file: logging.Handler | None = None
+        self._console = console_setting(run.config)
 
     def __enter__(self) -> SweepProgress:  # noqa: PYI034  (typing.Self: Python 3.11)
         r = self.run
-        # the sweep's lines are its output: a library that disabled the existing loggers earlier
-        # in this process (logging.config.dictConfig's default) does not silence them
-        logger.disabled = launch_logger.disabled = False
+        _apply(self._console)
+        launch_logger.disabled = False  # the sweep log's own lines (it does not propagate)
         self._file = logging.FileHandler(r.sweep_dir / SWEEP_LOG)
         self._file.setFormatter(logging.Formatter("[%(asctime)s][%(levelname)s] %(message)s"))
         logger.addHandler(self._file)
@@ -84,6 +133,9 @@ class SweepProgress:
     def finished(self, t: Trial, out: TrialOutcome) -> None:
         """A trial was recorded: its line, the bar, the plots."""
         r = self.run
+        # a trial run in this process (the basic launcher) may have reconfigured logging
+        _apply(self._console)
+        launch_logger.disabled = False
         where = f"job {t.job_num}"
         if out.metrics.get("metric.job_seconds") is not None:
             where += f", {out.metrics['metric.job_seconds']:.1f} s"
@@ -114,6 +166,8 @@ class SweepProgress:
     def plots(self, force: bool = False) -> None:
         """Redraw the sweep's PNG plots when due (never stops the sweep)."""
         r = self.run
+        if r.s.plot_interval_s is None:  # no plots
+            return
         if r.opt is None or not r.opt.observations or len(r.opt.observations) == self._plotted:
             return
         if not force and time.monotonic() - self._last_plot < r.s.plot_interval_s:
@@ -143,8 +197,9 @@ class SweepProgress:
         line = (f"sweep {r.name} done: {r.n_finished} trials ({r.n_failed} failed), {cost}; "
                 f"best {r.s.objective} {'-' if best is None else f'{best[0]:.6g}'} at cost "
                 f"{'-' if best is None else f'{best[1]:.4g}'}. Journal: "
-                f"{r.sweep_dir / JOURNAL_FILE}; log: {r.sweep_dir / SWEEP_LOG}; plots: "
-                f"{r.sweep_dir}/*.png; report: python -m scaling report {r.sweep_dir}")
+                f"{r.sweep_dir / JOURNAL_FILE}; log: {r.sweep_dir / SWEEP_LOG}; "
+                + (f"plots: {r.sweep_dir}/*.png; " if r.s.plot_interval_s is not None else "")
+                + f"report: python -m scaling report {r.sweep_dir}")
         logger.info("%s", line)
         return line
 

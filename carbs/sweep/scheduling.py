@@ -25,7 +25,8 @@ from carbs.sweep.outcome import TrialOutcome, outcome_from_record
 from carbs.sweep.records import TrialRef, end_orphan, read_result, read_start, worker_state
 
 if TYPE_CHECKING:
-    from carbs.sweep.loop import SweepRun, Trial
+    from carbs.sweep.loop import SweepRun
+    from carbs.sweep.trial import Trial
 
 logger = logging.getLogger("carbs.sweep")
 

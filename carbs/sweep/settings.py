@@ -181,9 +181,10 @@ class CARBSSweeperConf:
     """Trials left running by a dead sweep: ``retry`` (once) or ``fail``."""
     max_consecutive_failures: int = 10
     """Stop the sweep after this many failed trials in a row."""
-    plot_interval_s: float = 30.0
+    plot_interval_s: Optional[float] = 30.0  # noqa: UP045
     """Refresh the sweep's PNG plots at most this often, counted from the sweep's start (0:
-    after every trial), and always at the end."""
+    after every trial), and always at the end; null: no plots (a script or test that reads the
+    journal; ``carbs.plot_pareto_front`` and friends draw them from ``carbs_state.json``)."""
     warm_start: Dict[str, Any] = field(default_factory=dict)  # noqa: UP006
     """Start from an earlier sweep's observations: ``{from: <sweep dir or carbs_state.json>,
     fixed_values: {new.param: value}, recenter_on_best: false}`` (``CARBS.warm_start``);
@@ -216,7 +217,7 @@ class CARBSSweeperConf:
                                        "hydra.sweeper.max_cost (a share of which budget?)")
         if self.seed < 0:
             raise SweepConfigError(f"hydra.sweeper.seed must be >= 0, got {self.seed}")
-        if not self.plot_interval_s >= 0:
+        if self.plot_interval_s is not None and not self.plot_interval_s >= 0:
             raise SweepConfigError("hydra.sweeper.plot_interval_s must be >= 0, got "
                                    f"{self.plot_interval_s!r}")
         try:

@@ -16,7 +16,7 @@ The sweep directory holds ``journal.sqlite`` (every trial; :mod:`carbs.sweep.jou
 job folders (``<num>/``, each with its trial's log), ``.carbs/lock`` (the owner,
 :mod:`carbs.sweep.lock`), ``.carbs/workers/`` and ``.carbs/results/`` (each job's own records,
 :mod:`carbs.sweep.records`) and the plots ``pareto.png``, ``params_vs_cost.png``,
-``convergence.png`` (refreshed every ``plot_interval_s`` and at the end).
+``convergence.png`` (refreshed every ``plot_interval_s`` and at the end; none when it is null).
 
 Resume: run the same command with ``hydra.sweep.dir=<existing dir>`` (or with
 ``hydra.sweeper.resume=true``, which picks the newest journal of the same sweep, same identity,
@@ -69,6 +69,13 @@ class CARBSSweeper(Sweeper):
 
     def sweep(self, arguments: list[str]) -> Any:
         """Run the sweep; returns the trials as a DataFrame (the journal's contents)."""
+        from carbs.sweep.progress import sweep_logging
+
+        assert self.config is not None
+        with sweep_logging(self.config):
+            return self._sweep(arguments)
+
+    def _sweep(self, arguments: list[str]) -> Any:
         from carbs.sweep.loop import SweepRun
 
         s, config = self.settings, self.config

@@ -55,6 +55,7 @@ def finished_sweep(sweep, tmp_path_factory):
     return d
 
 
+@pytest.mark.xdist_group("sweep_finished")  # one worker builds finished_sweep
 @pytest.mark.parametrize("damage", ["scrambled", "truncated", "empty"])
 def test_resume_on_a_damaged_journal_says_which_file_and_the_fix(sweep, tmp_path, damage,
                                                                  finished_sweep):
@@ -87,6 +88,7 @@ def _read_only(paths, on):
                        (0o755 if path.is_dir() else 0o644))
 
 
+@pytest.mark.xdist_group("sweep_finished")
 def test_resume_in_a_read_only_directory_names_the_file_and_the_fix(sweep, tmp_path,
                                                                     finished_sweep):
     d = tmp_path / "sweep"

@@ -180,3 +180,23 @@ def test_results_that_never_carry_the_objective_stop_the_sweep():
     assert interpret_result(0.5, "output", "cost").schema_error
     nested = interpret_result({"metric": {"val": 1.5}, "cost": 1.0}, "metric.val", "cost")
     assert nested.status == "ok" and nested.output == 1.5
+
+
+@pytest.mark.parametrize("hydra_cfg, level, disabled", [
+    ({}, "INFO", False),  # no logging config: INFO
+    ({"hydra_logging": {"version": 1, "root": {"level": "INFO"},
+                        "disable_existing_loggers": False}}, "INFO", False),  # Hydra's default
+    ({"hydra_logging": {"version": 1, "root": {"level": "ERROR"},
+                        "disable_existing_loggers": True}}, "ERROR", True),  # .../disabled
+    ({"hydra_logging": {"version": 1, "root": {"level": "INFO"},
+                        "loggers": {"carbs": {"level": "WARNING"}}}}, "WARNING", False),
+    ({"verbose": "carbs.sweep", "hydra_logging": {"version": 1, "root": {"level": "INFO"}}},
+     "DEBUG", False),
+])
+def test_the_sweeps_console_follows_its_hydra_logging_config(hydra_cfg, level, disabled):
+    import logging
+
+    from carbs.sweep.progress import console_setting
+
+    got = console_setting(OmegaConf.create({"hydra": hydra_cfg}))
+    assert got == (getattr(logging, level), disabled)
