@@ -47,12 +47,13 @@ from benchmarks.tuners.problems import PROBLEM_NAMES, get_problem
 from benchmarks.tuners.runner import pin_threads
 
 
-def _rule(rule: str, span_decades: float | None = None) -> dict[str, Any]:
+def _rule(rule: str, span_decades: float | None = None,
+          budget_fraction: float = 0.1, origin: str = "front") -> dict[str, Any]:
     """CARBSConfig overrides of one cost-target rule (every field named, so that an arm does
     not change when a default does)."""
     return {"cost_target_rule": rule, "cost_target_span_decades": span_decades,
             "cost_extension_max_factor": 10.0, "cost_range_extension": 1.0,
-            "max_budget_fraction": 0.1}
+            "max_budget_fraction": budget_fraction, "cost_target_origin": origin}
 
 
 #: arm -> (CARBSConfig overrides, what the arm is told: "", "budget", "window" or both)
@@ -71,8 +72,13 @@ ARMS: dict[str, tuple[dict[str, Any], str]] = {
     "bounded3+budget": (_rule("bounded", 3.0), "budget"),
     "bounded4+budget": (_rule("bounded", 4.0), "budget"),
     "expensive4+budget": (_rule("expensive", 4.0), "budget"),
+    "budget4+budget": (_rule("budget", 4.0), "budget"),
+    "budget4+budget/0.2": (_rule("budget", 4.0, 0.2), "budget"),
+    "budget4-nearby+budget": (_rule("budget", 4.0, origin="nearby"), "budget"),
+    "bounded4-nearby+budget": (_rule("bounded", 4.0, origin="nearby"), "budget"),
+    "budget-nearby+budget": (_rule("budget", origin="nearby"), "budget"),
     "expensive+window": (_rule("expensive"), "window"),
-    "default+window": ({}, "budget+window"),
+    "bounded4+budget+window": (_rule("bounded", 4.0), "budget+window"),
 }
 DESCRIPTIONS = {
     "clamp": "the reference's high-cost clamping (threshold drawn over the front's range)",
@@ -85,6 +91,8 @@ DESCRIPTIONS = {
     "+budget": "told the total budget: no suggestion predicted to cost more than 10% of what "
                "is left",
     "+window": "told the problem's cost window: targets kept to it, costs below twice its top",
+    "-nearby": "half the candidates around the best run near the target cost, on the front or "
+               "not (cost_target_origin='nearby'; else the front group nearest the target)",
 }
 TOLERANCE = 1.15
 SLACK = 0.005

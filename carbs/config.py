@@ -77,6 +77,14 @@ class CARBSConfig:
             twice its top.
         cost_stratum_fraction: the fraction of the candidates, nearest the target cost, that the
             suggestion is chosen from.
+        cost_target_origin: which run half of a cost-stratified suggestion's candidates are
+            drawn around: "front" (the Pareto group whose cost is nearest the target) or
+            "nearby" (the best run among those whose cost is near the target, on the front or
+            not: within half a decade, or a factor of 2 beyond the nearest run). With "front",
+            a front that collapses to a few cheap groups (one lucky noisy cheap run can beat
+            every dearer run) leaves no origin near a higher target, and the search stays at
+            the cheap end; "nearby" keeps searching every part of the cost range around the
+            best run found there.
         outstanding_suggestion_estimator: "thompson" (sample) or "mean" (kriging believer).
         device: where the GPs' posteriors are computed: "cpu" (default), "auto" (cuda when
             available), "cuda", ... The hyperparameter fit runs in numpy on the CPU whatever
@@ -133,6 +141,7 @@ class CARBSConfig:
     cost_extension_max_factor: float = 10.0
     cost_target_span_decades: float | None = 4.0
     cost_stratum_fraction: float = 0.1
+    cost_target_origin: str = "front"
     total_budget: float | None = None
     max_budget_fraction: float = 0.1
     cost_window: tuple[float, float] | None = None
@@ -178,6 +187,9 @@ class CARBSConfig:
         if not 0.0 < self.cost_stratum_fraction <= 1.0:
             raise ValueError("cost_stratum_fraction must be in (0, 1], got "
                              f"{self.cost_stratum_fraction!r}")
+        if self.cost_target_origin not in COST_TARGET_ORIGINS:
+            raise ValueError(f"cost_target_origin must be one of {list(COST_TARGET_ORIGINS)}, "
+                             f"got {self.cost_target_origin!r}")
         if self.total_budget is not None and not (math.isfinite(self.total_budget)
                                                   and self.total_budget > 0):
             raise ValueError("total_budget must be a finite number > 0 (the summed cost of all "
@@ -241,6 +253,8 @@ class CARBSConfig:
 
 #: The cost-target rules of the cost-stratified search (see CARBSConfig.cost_target_rule).
 COST_TARGET_RULES = ("clamp", "stratified", "bounded", "expensive", "budget")
+#: The origins of a cost-stratified suggestion (see CARBSConfig.cost_target_origin).
+COST_TARGET_ORIGINS = ("front", "nearby")
 
 # Each field's kind ("?": None allowed), for the type checks of CARBSConfig.
 _FIELD_TYPES = {
@@ -254,7 +268,7 @@ _FIELD_TYPES = {
     "adaptive_search_radius": "bool", "is_cost_stratified": "bool", "cost_target_rule": "str",
     "cost_range_extension": "float", "cost_extension_max_factor": "float",
     "cost_target_span_decades": "float?",
-    "cost_stratum_fraction": "float", "total_budget": "float?", "max_budget_fraction": "float",
+    "cost_stratum_fraction": "float", "cost_target_origin": "str", "total_budget": "float?", "max_budget_fraction": "float",
     "cost_window": "window?",
 }
 

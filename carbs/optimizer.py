@@ -46,6 +46,7 @@ from carbs.proposal import (
     draw_candidates,
     log_search_density,
     mutate,
+    nearby_best_group,
     rows_in,
     stratified_origin_weights,
 )
@@ -533,7 +534,14 @@ class CARBS(PersistenceMixin):
         search front (its collapsed cheap end), drawn with :func:`stratified_origin_weights`."""
         idx = list(front)
         weights = None
-        if target is not None:
+        if target is not None and self.config.cost_target_origin == "nearby":
+            near = nearby_best_group(np.log(groups.mean_cost), groups.mean_output, target)
+            if near not in idx:
+                idx.append(near)
+            weights = np.zeros(len(idx))
+            weights[: len(front)] = 0.5 / len(front)
+            weights[idx.index(near)] += 0.5
+        elif target is not None:
             observed = self._front(groups, ok, conservative=False, min_pareto_cost_fraction=0.0)
             cheapest = groups.mean_cost[front].min()
             idx += [g for g in observed if groups.mean_cost[g] < cheapest]
