@@ -183,6 +183,7 @@ class SweepRun:
                     "in this directory") from None
         else:
             opt = self._new_optimizer()  # before the journal: a bad warm start creates nothing
+            self.tell_budget(opt)
             meta = {"sweep": self.name, **self.identity(), "carbs": self.s.carbs_options()}
             if self.s.warm_start:
                 meta["warm_start"] = {**self.s.warm_start, "observations": len(opt.observations)}
@@ -212,6 +213,16 @@ class SweepRun:
         logger.info("warm start: %d observation(s) from %s", len(opt.observations), ws["from"])
         return opt
 
+    def tell_budget(self, opt: CARBS) -> None:
+        """With ``max_cost`` as CARBS's ``total_budget`` (``carbs.total_budget`` not set),
+        add the cost of the observations that are not this sweep's trials (warm-started):
+        CARBS counts every observation it holds against its budget, the sweep only its own."""
+        if self.s.max_cost is None or self.s.carbs.total_budget is not None:
+            return
+        prior = sum(o.cost for o in opt.observations if o.suggestion_id not in self._ids)
+        if prior > 0:
+            opt.config = dataclasses.replace(opt.config, total_budget=self.s.max_cost + prior)
+
     def _load_optimizer(self, n_rows: int) -> CARBS:
         """The checkpointed optimiser, or one rebuilt from the journal alone (the record of
         truth) when the checkpoint is missing or unreadable."""
@@ -234,6 +245,7 @@ class SweepRun:
         opt = self.opt = self._load_optimizer(len(rows))
         known = {o.suggestion_id for o in opt.observations}
         self._ids = {r["trial_id"] for r in rows}
+        self.tell_budget(opt)
         for s in opt.outstanding:
             if s.suggestion_id not in self._ids:  # suggested, never launched
                 opt.forget(s.suggestion_id)
