@@ -47,12 +47,13 @@ from benchmarks.tuners.problems import PROBLEM_NAMES, get_problem
 from benchmarks.tuners.runner import pin_threads
 
 
-def _rule(rule: str, span_decades: float | None = None) -> dict[str, Any]:
+def _rule(rule: str, span_decades: float | None = None,
+          budget_fraction: float = 0.1, origin: str = "front") -> dict[str, Any]:
     """CARBSConfig overrides of one cost-target rule (every field named, so that an arm does
     not change when a default does)."""
     return {"cost_target_rule": rule, "cost_target_span_decades": span_decades,
             "cost_extension_max_factor": 10.0, "cost_range_extension": 1.0,
-            "max_budget_fraction": 0.1}
+            "max_budget_fraction": budget_fraction, "cost_target_origin": origin}
 
 
 #: arm -> (CARBSConfig overrides, what the arm is told: "", "budget", "window" or both)
@@ -71,8 +72,14 @@ ARMS: dict[str, tuple[dict[str, Any], str]] = {
     "bounded3+budget": (_rule("bounded", 3.0), "budget"),
     "bounded4+budget": (_rule("bounded", 4.0), "budget"),
     "expensive4+budget": (_rule("expensive", 4.0), "budget"),
+    "budget4+budget": (_rule("budget", 4.0), "budget"),
+    "budget4+budget/0.2": (_rule("budget", 4.0, 0.2), "budget"),
+    "budget4-nearby+budget": (_rule("budget", 4.0, origin="nearby"), "budget"),
+    "bounded4-nearby+budget": (_rule("bounded", 4.0, origin="nearby"), "budget"),
+    "budget-nearby+budget": (_rule("budget", origin="nearby"), "budget"),
     "expensive+window": (_rule("expensive"), "window"),
-    "default+window": ({}, "budget+window"),
+    "bounded4+budget+window": (_rule("bounded", 4.0), "budget+window"),
+    "budget4+budget+window": (_rule("budget", 4.0), "budget+window"),
 }
 DESCRIPTIONS = {
     "clamp": "the reference's high-cost clamping (threshold drawn over the front's range)",
@@ -85,6 +92,8 @@ DESCRIPTIONS = {
     "+budget": "told the total budget: no suggestion predicted to cost more than 10% of what "
                "is left",
     "+window": "told the problem's cost window: targets kept to it, costs below twice its top",
+    "-nearby": "half the candidates around the best run near the target cost, on the front or "
+               "not (cost_target_origin='nearby'; else the front group nearest the target)",
 }
 TOLERANCE = 1.15
 SLACK = 0.005
@@ -205,6 +214,30 @@ def summarise(runs: pd.DataFrame, default: str | None = None) -> pd.DataFrame:
     return out
 
 
+def ratio_intervals(runs: pd.DataFrame, arm: str, n_boot: int = 2000,
+                    seed: int = 0) -> pd.DataFrame:
+    """Per problem, how sure the ratio of ``arm``'s median front gap to the best arm's is: the
+    seeds of every arm resampled with replacement (``n_boot`` times), the best arm chosen
+    again in each resample; the 5%, 50% and 95% quantiles of the ratio and the share of
+    resamples within ``TOLERANCE``. With 10 seeds per arm the best of many arms is partly the
+    luckiest, so even an arm as good as the best has a ratio above 1."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for problem, g in runs.groupby("problem", sort=False):
+        gaps = {a: ga["front_gap"].to_numpy(dtype=float) for a, ga in g.groupby("arm")}
+        if arm not in gaps:
+            continue
+        meds = {a: np.median(v[rng.integers(0, len(v), size=(n_boot, len(v)))], axis=1)
+                for a, v in gaps.items()}
+        best = np.min(np.stack(list(meds.values())), axis=0)
+        ratio = (meds[arm] + SLACK) / (best + SLACK)
+        q05, q50, q95 = np.quantile(ratio, [0.05, 0.5, 0.95])
+        rows.append({"problem": problem, "arm": arm, "ratio_q05": float(q05),
+                     "ratio_q50": float(q50), "ratio_q95": float(q95),
+                     "p_within_tolerance": float((ratio <= TOLERANCE).mean())})
+    return pd.DataFrame(rows)
+
+
 def verdicts(summary: pd.DataFrame) -> pd.DataFrame:
     """Per arm: its worst ratio to the best arm over the problems, where, and whether it is
     within ``TOLERANCE`` on every problem."""
@@ -219,7 +252,8 @@ def verdicts(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows).sort_values("worst_ratio")
 
 
-def markdown(summary: pd.DataFrame, verdict: pd.DataFrame) -> str:
+def markdown(summary: pd.DataFrame, verdict: pd.DataFrame,
+             intervals: pd.DataFrame | None = None) -> str:
     """The comparison table (problems x arms) and the verdicts, in markdown."""
     arms = list(dict.fromkeys(summary["arm"]))
     lines = ["| problem | " + " | ".join(arms) + " |", "|---|" + "---|" * len(arms)]
@@ -240,6 +274,15 @@ def markdown(summary: pd.DataFrame, verdict: pd.DataFrame) -> str:
     for _, r in verdict.iterrows():
         lines.append(f"| {r['arm']} | {r['worst_ratio']:.3f} | {r['worst_problem']} | "
                      f"{r['median_ratio']:.3f} | {'yes' if r['within_tolerance_everywhere'] else 'no'} |")
+    if intervals is not None and not intervals.empty:
+        arm = intervals["arm"].iloc[0]
+        lines += ["", (f"How sure the ratio of `{arm}` to the best arm is (seeds resampled, "
+                       f"the best arm chosen again each time): 5% / 50% / 95% quantiles and "
+                       f"the share of resamples within {TOLERANCE}x"), "",
+                  "| problem | q05 | q50 | q95 | within |", "|---|---|---|---|---|"]
+        for _, r in intervals.iterrows():
+            lines.append(f"| {r['problem']} | {r['ratio_q05']:.2f} | {r['ratio_q50']:.2f} | "
+                         f"{r['ratio_q95']:.2f} | {r['p_within_tolerance']:.2f} |")
     lines += ["", ("Diagnostics (means over seeds): trials run / budget used / share of trials "
                    "below the window / share of the budget spent above it"), "",
               "| problem | " + " | ".join(arms) + " |", "|---|" + "---|" * len(arms)]
@@ -278,6 +321,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                          "runs/carbs_rules[-quick])")
     ap.add_argument("--table", type=Path, default=None, help="also write the markdown here")
     ap.add_argument("--report-only", action="store_true", help="summarise DIR/runs.jsonl only")
+    ap.add_argument("--focus", default=None, help="an arm whose ratio to the best arm gets "
+                    "bootstrap intervals in the table (e.g. the default's arm)")
     ap.add_argument("--small", action="store_true",
                     help=f"print each problem's small-budget gap of the default ({SMALL_TRIALS} "
                          f"trials, seed {SMALL_SEED}): the values tests/carbs/test_cost_rules.py "
@@ -323,7 +368,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         raise SystemExit(f"no runs in {path}")
     summary = summarise(table)
     verdict = verdicts(summary)
-    md = markdown(summary, verdict)
+    if args.focus is not None and args.focus not in arms:
+        raise SystemExit(f"--focus: {args.focus!r} is not among --arms")
+    intervals = ratio_intervals(table, args.focus) if args.focus else None
+    md = markdown(summary, verdict, intervals)
     summary.to_csv(out / "summary.csv", index=False)
     (out / "summary.md").write_text(md)
     if args.table is not None:

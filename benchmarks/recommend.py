@@ -51,10 +51,12 @@ import logging
 import math
 import time
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
 from benchmarks.tuners.base import Problem
 from benchmarks.tuners.chinchilla_sim import (
@@ -250,6 +252,19 @@ def _n_opt(problem: ChinchillaProblem, budget: float) -> float:
     return float(math.exp(res.x))
 
 
+def _load_rows(path: Path) -> list[dict]:
+    """Rows already in ``path`` (JSON lines; a torn last line is ignored)."""
+    if not path.is_file():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return rows
+
+
 def summarise(rows: pd.DataFrame) -> tuple[dict, list[str]]:
     """Per problem, factor and method: mean and median gap (and of each part); whether ours
     beats each baseline on both; and the diagnostics of every loss."""
@@ -293,6 +308,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--trials", type=int, default=None,
                         help="trial cap per sweep (default: each problem's)")
     parser.add_argument("--csv", default=None, help="also write every row to this CSV")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder of rows.jsonl: each (problem, seed) is appended when done "
+                             "and skipped when found there, so a long run can be resumed")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     problems = (args.problems.split(",") if args.problems else
@@ -304,10 +322,24 @@ def main(argv: list[str] | None = None) -> dict:
     max_trials = args.trials or (QUICK_TRIALS if args.quick else None)
     n_boot = 100 if args.quick else 1000
     t0 = time.perf_counter()
-    rows = []
-    for p in problems:
-        for seed in range(n_seeds):
-            rows += one_seed(p, seed, n_boot, max_trials, ablation=not args.quick)
+    rows: list[dict] = []
+    store = None
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        store = args.out / "rows.jsonl"
+        rows = [r for r in _load_rows(store) if r["problem"] in problems
+                and r["seed"] < n_seeds]
+    # a (problem, seed) counts as done with all its rows (a torn write leaves fewer)
+    counts = pd.Series([(r["problem"], r["seed"]) for r in rows], dtype=object).value_counts()
+    done = {k for k, n in counts.items() if n >= len(FACTORS) * len(METHODS)}
+    rows = [r for r in rows if (r["problem"], r["seed"]) in done]
+    todo = [(p, s) for p in problems for s in range(n_seeds) if (p, s) not in done]
+    for p, seed in tqdm(todo, desc="sweeps", disable=len(todo) < 2):
+        new = one_seed(p, seed, n_boot, max_trials, ablation=not args.quick)
+        rows += new
+        if store is not None:
+            with store.open("a") as f:
+                f.write("".join(json.dumps(r) + "\n" for r in new))
     df = pd.DataFrame(rows)
     if args.csv:
         df.to_csv(args.csv, index=False)

@@ -50,11 +50,15 @@ class CARBSConfig:
             ``carbs.acquisition.cost_target_range``): "clamp" (the reference: no targets; the
             clamping threshold drawn over the front's range), "stratified" (the observed range
             widened by ``cost_range_extension`` x its span on each side: it can double in
-            log-cost with every suggestion), "bounded" (the default: widened by at most a
-            factor of ``cost_extension_max_factor`` on each side), "expensive" (as bounded,
-            targets weighted towards the top) or "budget" (as bounded below, up to what one
-            suggestion may cost of the remaining ``total_budget`` above). Chosen over the
-            tuner suite by its worst case: benchmarks/results/carbs_cost_rules.md.
+            log-cost with every suggestion), "bounded" (widened by at most a factor of
+            ``cost_extension_max_factor`` on each side), "expensive" (as bounded, targets
+            weighted towards the top) or "budget" (the default: as bounded below; above, up to
+            what one suggestion may cost of the remaining ``total_budget``, so the search
+            reaches the costs the budget affords however the front looks; without a budget
+            it is "bounded"). Chosen with ``cost_target_span_decades=4`` over the 14 cost-aware
+            problems of the tuner suite (10 seeds) by its worst ratio to the best rule: 1.40
+            (hartmann6-cost-wide), 1.17 or less on the other 13;
+            benchmarks/results/carbs_rules_10_seeds.md holds every rule's table.
         cost_range_extension: how far beyond the observed cost range targets are drawn, as a
             fraction of that range in log-cost, on each side (at least a factor of 2; the
             "bounded" rules cap it at ``cost_extension_max_factor``).
@@ -69,7 +73,9 @@ class CARBSConfig:
             it, no suggestion is predicted to cost more than ``max_budget_fraction`` of what is
             left (observed costs and the predicted costs of outstanding suggestions taken off),
             and the cost targets are capped there. Every observation counts, warm-started ones
-            included.
+            included. Tell it when you know it (the Hydra sweeper passes ``max_cost``): on the
+            tuner suite, without it CARBS stopped after 6-15 trials where the start is near
+            the costs that matter or the budget is 10x the start's cost (front gap 2-16x).
         max_budget_fraction: the largest share of the remaining ``total_budget`` one suggestion
             may be predicted to cost (0.1).
         cost_window: (cheapest, dearest) cost the user wants a front for, when known: targets
@@ -77,6 +83,14 @@ class CARBSConfig:
             twice its top.
         cost_stratum_fraction: the fraction of the candidates, nearest the target cost, that the
             suggestion is chosen from.
+        cost_target_origin: which run half of a cost-stratified suggestion's candidates are
+            drawn around: "front" (the Pareto group whose cost is nearest the target) or
+            "nearby" (the best run among those whose cost is near the target, on the front or
+            not: within half a decade, or a factor of 2 beyond the nearest run). With "front",
+            a front that collapses to a few cheap groups (one lucky noisy cheap run can beat
+            every dearer run) leaves no origin near a higher target, and the search stays at
+            the cheap end; "nearby" keeps searching every part of the cost range around the
+            best run found there.
         outstanding_suggestion_estimator: "thompson" (sample) or "mean" (kriging believer).
         device: where the GPs' posteriors are computed: "cpu" (default), "auto" (cuda when
             available), "cuda", ... The hyperparameter fit runs in numpy on the CPU whatever
@@ -128,11 +142,12 @@ class CARBSConfig:
     num_threads: int | None = 1
     adaptive_search_radius: bool = False
     is_cost_stratified: bool = True
-    cost_target_rule: str = "bounded"
+    cost_target_rule: str = "budget"
     cost_range_extension: float = 1.0
     cost_extension_max_factor: float = 10.0
     cost_target_span_decades: float | None = 4.0
     cost_stratum_fraction: float = 0.1
+    cost_target_origin: str = "front"
     total_budget: float | None = None
     max_budget_fraction: float = 0.1
     cost_window: tuple[float, float] | None = None
@@ -178,6 +193,9 @@ class CARBSConfig:
         if not 0.0 < self.cost_stratum_fraction <= 1.0:
             raise ValueError("cost_stratum_fraction must be in (0, 1], got "
                              f"{self.cost_stratum_fraction!r}")
+        if self.cost_target_origin not in COST_TARGET_ORIGINS:
+            raise ValueError(f"cost_target_origin must be one of {list(COST_TARGET_ORIGINS)}, "
+                             f"got {self.cost_target_origin!r}")
         if self.total_budget is not None and not (math.isfinite(self.total_budget)
                                                   and self.total_budget > 0):
             raise ValueError("total_budget must be a finite number > 0 (the summed cost of all "
@@ -241,6 +259,8 @@ class CARBSConfig:
 
 #: The cost-target rules of the cost-stratified search (see CARBSConfig.cost_target_rule).
 COST_TARGET_RULES = ("clamp", "stratified", "bounded", "expensive", "budget")
+#: The origins of a cost-stratified suggestion (see CARBSConfig.cost_target_origin).
+COST_TARGET_ORIGINS = ("front", "nearby")
 
 # Each field's kind ("?": None allowed), for the type checks of CARBSConfig.
 _FIELD_TYPES = {
@@ -254,7 +274,7 @@ _FIELD_TYPES = {
     "adaptive_search_radius": "bool", "is_cost_stratified": "bool", "cost_target_rule": "str",
     "cost_range_extension": "float", "cost_extension_max_factor": "float",
     "cost_target_span_decades": "float?",
-    "cost_stratum_fraction": "float", "total_budget": "float?", "max_budget_fraction": "float",
+    "cost_stratum_fraction": "float", "cost_target_origin": "str", "total_budget": "float?", "max_budget_fraction": "float",
     "cost_window": "window?",
 }
 

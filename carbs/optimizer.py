@@ -46,6 +46,7 @@ from carbs.proposal import (
     draw_candidates,
     log_search_density,
     mutate,
+    nearby_best_group,
     rows_in,
     stratified_origin_weights,
 )
@@ -469,12 +470,23 @@ class CARBS(PersistenceMixin):
         # once per optimiser: near the end of a budget every suggestion may hit the cap
         log = logger.debug if self._warned_cap else logger.warning
         self._warned_cap = True
-        log("no candidate within the cost cap (max_suggestion_cost, the remaining total_budget "
-            "or cost_window); suggesting the cheapest (further ones are logged at DEBUG)")
         i = int(np.argmin(cost))
+        why = ("no candidate has a finite acquisition score" if under.any()
+               else "no candidate within the cost cap")
+        if under.any():
+            log("no candidate has a finite acquisition score (the success model gives them all "
+                "P(success) = 0); suggesting the cheapest (further ones are logged at DEBUG)")
+        else:
+            log("no candidate within the cost cap %.4g (max_suggestion_cost, the remaining "
+                "total_budget or cost_window): the cheapest of %d candidates is predicted to "
+                "cost %.4g; suggesting it (further ones are logged at DEBUG)", cap, len(cand),
+                cost[i])
         pred = self.surrogates.predict(cand[i : i + 1], lcs[i : i + 1], cost[i : i + 1])
         _, log_ei = self._acquisition(cand[i : i + 1], pred, origins, floor)
-        return self._emit(cand[i], self._bo_predictions(pred, 0, -math.inf, log_ei[0]))
+        out = self._bo_predictions(pred, 0, -math.inf, log_ei[0])
+        # why the argmax rule did not choose it (the cap is None without one)
+        out.update(fallback=f"cheapest candidate: {why}", cap=_finite_or_none(cap))
+        return self._emit(cand[i], out)
 
     def _suggestion_cap(self, call_cap: float | None) -> tuple[float | None, float | None]:
         """(cap, budget cap) of the next suggestion's predicted cost. The budget cap is
@@ -522,7 +534,14 @@ class CARBS(PersistenceMixin):
         search front (its collapsed cheap end), drawn with :func:`stratified_origin_weights`."""
         idx = list(front)
         weights = None
-        if target is not None:
+        if target is not None and self.config.cost_target_origin == "nearby":
+            near = nearby_best_group(np.log(groups.mean_cost), groups.mean_output, target)
+            if near not in idx:
+                idx.append(near)
+            weights = np.zeros(len(idx))
+            weights[: len(front)] = 0.5 / len(front)
+            weights[idx.index(near)] += 0.5
+        elif target is not None:
             observed = self._front(groups, ok, conservative=False, min_pareto_cost_fraction=0.0)
             cheapest = groups.mean_cost[front].min()
             idx += [g for g in observed if groups.mean_cost[g] < cheapest]
@@ -596,20 +615,31 @@ class CARBS(PersistenceMixin):
         return score, log_ei
 
     def _bo_predictions(self, pred, i: int, score: float, log_ei: float) -> dict[str, Any]:
-        """The JSON-safe record of what the models predicted for candidate ``i``."""
+        """The JSON-safe record of what the models predicted for candidate ``i``: a value that
+        is not finite (the acquisition of a candidate suggested over the cost cap is -inf; a
+        model may overflow far outside its data) is recorded as None, so that the record
+        survives strict JSON (journals, state files, the trials table)."""
         warp = self.surrogates.warp
         assert warp is not None
         sign = self.config.better_direction_sign
         return {
             "kind": "bo",
-            "output": sign * float(warp.inverse(pred.output_mean[i : i + 1])[0]),
-            "output_warped": float(pred.output_mean[i]),
-            "output_std_warped": float(pred.output_std[i]),
-            "cost": float(pred.cost[i]),
-            "p_success": float(pred.p_success[i]),
-            "acquisition": float(score),
-            "log_ei": float(log_ei),
+            "output": _finite_or_none(sign * float(warp.inverse(pred.output_mean[i : i + 1])[0])),
+            "output_warped": _finite_or_none(pred.output_mean[i]),
+            "output_std_warped": _finite_or_none(pred.output_std[i]),
+            "cost": _finite_or_none(pred.cost[i]),
+            "p_success": _finite_or_none(pred.p_success[i]),
+            "acquisition": _finite_or_none(score),
+            "log_ei": _finite_or_none(log_ei),
         }
+
+
+def _finite_or_none(value: Any) -> float | None:
+    """``value`` as a float, or None when it is not a finite number (JSON has no NaN/inf)."""
+    if value is None:
+        return None
+    v = float(value)
+    return v if math.isfinite(v) else None
 
 
 def _real_number(field: str, value: Any, what: str) -> float:

@@ -27,6 +27,7 @@ __all__ = [
     "draw_candidates",
     "log_search_density",
     "mutate",
+    "nearby_best_group",
     "rows_in",
     "stratified_origin_weights",
 ]
@@ -111,6 +112,17 @@ def stratified_origin_weights(origin_log_costs: np.ndarray, n_search: int,
     w[:n_search] = 0.5 / n_search
     w[int(np.argmin(np.abs(np.asarray(origin_log_costs) - target)))] += 0.5
     return w
+
+
+def nearby_best_group(group_log_costs: np.ndarray, group_outputs: np.ndarray,
+                      target: float) -> int:
+    """The best group (largest signed mean output) among those whose log-cost is near
+    ``target``: within half a decade of it, or within a factor of 2 beyond the nearest group
+    when none is that near (the origin of a cost-stratified suggestion with
+    ``cost_target_origin="nearby"``)."""
+    d = np.abs(np.asarray(group_log_costs, dtype=np.float64) - target)
+    near = np.flatnonzero(d <= max(float(d.min()) + math.log(2.0), 0.5 * math.log(10.0)))
+    return int(near[np.argmax(np.asarray(group_outputs, dtype=np.float64)[near])])
 
 
 def rows_in(rows: np.ndarray, table: np.ndarray, decimals: int = 9) -> np.ndarray:

@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # torch and gpytorch load only once a sweep passes its checks
 
 logger = logging.getLogger("carbs.sweep")
 
-__all__ = ["STATE_FILE", "load_optimizer", "new_optimizer", "open_sweep"]
+__all__ = ["STATE_FILE", "load_optimizer", "new_optimizer", "open_sweep", "tell_budget"]
 
 STATE_FILE = "carbs_state.json"
 
@@ -61,6 +61,7 @@ def open_sweep(run: SweepRun) -> None:
                 "in this directory") from None
     else:
         opt = new_optimizer(run)  # before the journal: a bad warm start creates nothing
+        tell_budget(run, opt)
         meta = {"sweep": run.name, **run.identity(), "carbs": run.s.carbs_options()}
         if run.s.warm_start:
             meta["warm_start"] = {**run.s.warm_start, "observations": len(opt.observations)}
@@ -92,6 +93,17 @@ def new_optimizer(run: SweepRun, seed: int | None = None) -> CARBS:
     return opt
 
 
+def tell_budget(run: SweepRun, opt: CARBS) -> None:
+    """With ``max_cost`` as CARBS's ``total_budget`` (``carbs.total_budget`` not set), add the
+    cost of the observations that are not this sweep's trials (warm-started): CARBS counts
+    every observation it holds against its budget, the sweep only its own."""
+    if run.s.max_cost is None or run.s.carbs.total_budget is not None:
+        return
+    prior = sum(o.cost for o in opt.observations if o.suggestion_id not in run.trial_ids)
+    if prior > 0:
+        opt.config = dataclasses.replace(opt.config, total_budget=run.s.max_cost + prior)
+
+
 def load_optimizer(run: SweepRun, n_rows: int) -> CARBS:
     """The checkpointed optimiser, or one rebuilt from the journal alone (the record of
     truth) when the checkpoint is missing or unreadable."""
@@ -116,6 +128,7 @@ def _resume(run: SweepRun) -> None:
     opt = run.opt = load_optimizer(run, len(rows))
     known = {o.suggestion_id for o in opt.observations}
     run.trial_ids = {r["trial_id"] for r in rows}
+    tell_budget(run, opt)
     for s in opt.outstanding:
         if s.suggestion_id not in run.trial_ids:  # suggested, never launched
             opt.forget(s.suggestion_id)

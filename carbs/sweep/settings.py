@@ -244,10 +244,14 @@ class CARBSSweeperConf:
         return self.schedule.name == "async"
 
     def carbs_config(self) -> CARBSConfig:
-        """The optimiser's configuration."""
+        """The optimiser's configuration. CARBS is told ``max_cost`` as its ``total_budget``
+        unless ``carbs.total_budget`` is set (the sweep adds the cost of warm-started
+        observations, which CARBS counts against it: ``carbs.sweep.opening.tell_budget``)."""
+        options = dataclasses.asdict(self.carbs)
+        if options.get("total_budget") is None and self.max_cost is not None:
+            options["total_budget"] = self.max_cost
         return CARBSConfig(better_direction_sign=self.sign, seed=self.seed,
-                           max_suggestion_cost=self.max_suggestion_cost,
-                           **dataclasses.asdict(self.carbs))
+                           max_suggestion_cost=self.max_suggestion_cost, **options)
 
     def carbs_options(self) -> dict[str, Any]:
         """The CARBSConfig fields as the journal records them (JSON-safe)."""

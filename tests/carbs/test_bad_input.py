@@ -231,6 +231,7 @@ def test_config_numbers_of_numpy_types_are_accepted_and_normalised():
     ({"total_budget": 0.0}, "total_budget must be a finite number > 0"),
     ({"max_budget_fraction": 0.0}, r"max_budget_fraction must be in \(0, 1\]"),
     ({"cost_target_rule": "wide"}, "cost_target_rule must be one of"),
+    ({"cost_target_origin": "best"}, "cost_target_origin must be one of"),
     ({"cost_extension_max_factor": 1.0}, "cost_extension_max_factor must be"),
 ])
 def test_budget_and_window_values_are_checked(kwargs, match):

@@ -96,3 +96,25 @@ def test_bounded_rules_step_at_most_max_factor_and_stay_within_the_span(rule):
     assert math.exp(hi) == pytest.approx(top)
     s_lo, s_hi = cost_target_range(1e10, 1e16, 1.0, None, rule="stratified")
     assert np.log10(np.exp([s_lo, s_hi])) == pytest.approx([4.0, 22.0])  # span doubles
+
+
+@pytest.mark.parametrize("origin", ["front", "nearby"])
+def test_a_collapsed_front_leaves_an_origin_near_a_high_target_only_with_nearby(params_4d,
+                                                                               origin):
+    """One lucky cheap run beats every dearer run, so the front is that run alone. With
+    ``cost_target_origin="nearby"`` half the candidates of a target at 300 are still drawn
+    around the best run near 300; with "front" every origin is the cheap run."""
+    opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=0, cost_target_origin=origin),
+                params_4d)
+    opt.observe({"a": 0.0, "b": 0.0, "c": 0.0, "size": 1.0}, -100.0, 1.0)  # lucky
+    for a, size, y in [(0.1, 100.0, 2.0), (0.2, 250.0, 1.0), (0.3, 500.0, 1.5)]:
+        opt.observe({"a": a, "b": 0.0, "c": 0.0, "size": size}, y, size)
+    groups, front, ok = opt._pareto()
+    assert [groups.mean_cost[g] for g in front] == [1.0]
+    origins, weights = opt._origins(groups, front, ok, math.log(300.0))
+    sizes = opt.encoder.from_basic(origins)
+    if origin == "front":
+        assert [s["size"] for s in sizes] == [1.0]
+    else:
+        assert [s["size"] for s in sizes] == pytest.approx([1.0, 250.0])  # 250 beats 100, 500
+        assert weights.tolist() == [0.5, 0.5]

@@ -1,5 +1,6 @@
 """CARBS behaviour: beats random search, batches, failures, errors, threads."""
 
+import json
 import math
 import threading
 
@@ -389,6 +390,16 @@ def test_max_suggestion_cost_falls_back_to_the_cheapest_candidate(params_4d, cos
     real_cost = cost_aware(s.config)[1]
     assert real_cost <= min(observed) * 1.5
     assert real_cost < np.median(observed)
+    # the record says why and stays strict JSON (the argmax's -inf score is not recorded)
+    assert s.predictions["fallback"] == "cheapest candidate: no candidate within the cost cap"
+    assert s.predictions["cap"] == 0.5 and s.predictions["acquisition"] is None
+    json.loads(json.dumps(s.predictions, allow_nan=False))
+    row = opt.to_dataframe().iloc[-1]
+    assert json.loads(row["suggestion"])["fallback"] == s.predictions["fallback"]
+    with caplog.at_level("WARNING", logger="carbs"):  # for a call's cap too
+        t = opt.suggest(max_suggestion_cost=1e-3)
+    json.dumps(t.predictions, allow_nan=False)
+    assert t.predictions["cap"] == 1e-3
 
 
 def test_cost_stratified_search_moves_both_ends_of_the_cost_range():

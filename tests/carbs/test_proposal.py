@@ -9,6 +9,7 @@ from carbs.proposal import (
     draw_candidates,
     log_search_density,
     mutate,
+    nearby_best_group,
     rows_in,
     stratified_origin_weights,
 )
@@ -50,3 +51,13 @@ def test_stratified_origin_weights():
     assert np.allclose(w, [1 / 6, 1 / 6, 1 / 6, 0.5]) and math.isclose(w.sum(), 1.0)
     w = stratified_origin_weights(np.log([10.0, 30.0, 100.0]), 3, math.log(1e4))
     assert np.allclose(w, [1 / 6, 1 / 6, 1 / 6 + 0.5])
+
+
+def test_nearby_best_group_is_the_best_run_near_the_target_cost():
+    # a lucky cheap run (output 9) beats everything; near a target of 100 the best is 5 (at 200)
+    costs, outputs = np.log([1e-3, 50.0, 200.0, 1e4]), np.array([9.0, 2.0, 5.0, 7.0])
+    assert nearby_best_group(costs, outputs, math.log(100.0)) == 2
+    # nothing within half a decade: the best within a factor of 2 beyond the nearest run
+    assert nearby_best_group(costs, outputs, math.log(1.0)) == 1  # 50; 200 is 4x further
+    assert nearby_best_group(costs, outputs, math.log(130.0)) == 2  # 50 and 200: 200 is best
+    assert nearby_best_group(costs, outputs, math.log(1e-2)) == 0

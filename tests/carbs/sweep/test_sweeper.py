@@ -53,16 +53,19 @@ def test_sweep_writes_a_complete_journal_then_resumes_only_with_the_same_space(s
     assert again["output"].iloc[:12].equals(df["output"])
 
     # a new sweep over a wider space warm-starts from this one: CARBS starts with its 14
-    # observations (no start-up sampling), the new journal holds only the new trials
+    # observations (no start-up sampling), the new journal holds only the new trials; CARBS
+    # is told max_cost as its total budget, plus what the warm-started observations cost
     proc, d2 = sweep(tmp_path, "hydra.sweeper.max_trials=2", "fail_above=0.5",
                      "hydra.sweeper.search_space.x.max=3", f"+hydra.sweeper.warm_start.from={d}",
-                     sweep_dir=tmp_path / "next")
+                     "hydra.sweeper.max_cost=1e6", sweep_dir=tmp_path / "next")
     new = load_trials(d2)
     assert len(new) == 2 and not set(new["trial_id"]) & set(again["trial_id"])
     assert not list(d2.glob("*.png"))  # plot_interval_s: null (the toy sweep's) draws none
     assert "random" not in set(new["suggestion"].map(lambda s: json.loads(s)["kind"]))
     state = json.loads((d2 / "carbs_state.json").read_text())
     assert len(state["observations"]) == 16
+    old_cost = sum(o["cost"] for o in state["observations"][:14])
+    assert state["config"]["total_budget"] == pytest.approx(1e6 + old_cost)
 
 
 def test_joblib_launcher_runs_trials_async_and_survives_a_killed_worker(sweep, tmp_path):
