@@ -27,7 +27,7 @@ stdout line is a JSON list: per budget, the predicted loss and interval, each ar
 and whether the recommendation beat both baselines.
 
     python -m benchmarks.extrapolation [--sweep JOURNAL] [--out DIR] [--factors 10 30]
-                                       [--seeds 0 1 2] [--quick]
+                                       [--seeds 0 1 2] [--override KEY=VALUE] [--quick]
 
 ``--quick``: a pipeline check in well under a minute: budget 1.05x the sweep's cheapest run
 (inside the swept range), one seed, a 4k-token validation set, 50 bootstrap resamples.
@@ -122,13 +122,14 @@ def best_front_trial(table: pd.DataFrame) -> pd.Series:
 
 
 # ----------------------------------------------------------------------------- the recipe
-def base_config(sweep_name: str, quick: bool):
-    """The sweep's fixed configuration (``python -m recipes.lm +sweep=<name>``), as a DictConfig."""
+def base_config(sweep_name: str, quick: bool, extra: list[str] = ()):
+    """The sweep's fixed configuration (``python -m recipes.lm +sweep=<name> <extra>``), as a
+    DictConfig."""
     from hydra import compose, initialize_config_dir
 
     import recipes.lm.config  # noqa: F401  (registers the schema)
 
-    overrides = [f"+sweep={sweep_name}", "logger=none"]
+    overrides = [f"+sweep={sweep_name}", "logger=none", *extra]
     if quick:
         overrides.append("data.val_tokens=4096")
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
@@ -285,6 +286,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-column", default="metric.params_non_embedding",
                     help="the N of the laws (default: %(default)s; or metric.params)")
     ap.add_argument("--bootstrap", type=int, default=1000, help="recommend's resamples")
+    ap.add_argument("--override", action="append", default=[], metavar="KEY=VALUE",
+                    help="a Hydra override of every run's fixed config (repeatable), e.g. "
+                         "train.device=cpu; the arms' own parameters win")
     ap.add_argument("--plan-only", action="store_true", help="print the arms, train nothing")
     ap.add_argument("--quick", action="store_true", help="a pipeline check in under a minute")
     args = ap.parse_args(argv)
@@ -302,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = journal_meta(args.sweep)
     sweep_name = args.sweep_config or meta.get("sweep") or "lm_cpu_scaling"
     table = load_sweep(args.sweep, args.n_column)
-    cfg = base_config(sweep_name, args.quick)
+    cfg = base_config(sweep_name, args.quick, args.override)
     costs = pd.to_numeric(table.loc[table["status"] == "ok", COST], errors="coerce")
     largest = float(costs.max())
     if args.quick:  # just above the cheapest run: inside the swept range, seconds of training
