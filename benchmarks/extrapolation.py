@@ -22,7 +22,9 @@ N is the non-embedding parameter count (``--n-column``, the recipe's
 
 Each run is saved as ``OUT/runs/<factor>x/<arm>-seed<k>-<hash>.json`` as soon as it ends, and a
 run already there (same overrides) is reused, so an interrupted benchmark resumes where it
-stopped. ``OUT/extrapolation.csv`` holds one row per run (with the prediction), and the last
+stopped. ``OUT/extrapolation.csv`` holds one row per run in the trial contract's form
+(``trial_id``, ``sweep``, ``status``, ``output``, ``cost``, ``param.*``, ``metric.*``; ``arm``,
+``factor``, ``budget``, ``seed``; the prediction as ``metric.predicted_*``), and the last
 stdout line is a JSON list: per budget, the predicted loss and interval, each arm's mean and sd,
 and whether the recommendation beat both baselines.
 
@@ -68,7 +70,7 @@ class Arm:
     params: dict[str, Any]
     """model.d_model, model.n_layers, train.tokens, train.lr, train.warmup_fraction."""
     extra: dict[str, Any] = field(default_factory=dict)
-    """Columns of the result table that describe where the arm came from."""
+    """``metric.*`` columns of the result table that say where the arm came from."""
 
     def overrides(self) -> list[str]:
         return [f"{k}={v}" for k, v in sorted(self.params.items())]
@@ -178,7 +180,7 @@ def plan_arms(table: pd.DataFrame, space: dict | None, cfg, factor: float, budge
               "train.lr": float(item.params["train.lr"]),
               "train.warmup_fraction": float(item.params["train.warmup_fraction"])}
     arms.append(Arm("recommended", factor, budget, params,
-                    {"tokens_recommended": float(item.params["train.tokens"])}))
+                    {"metric.tokens_recommended": float(item.params["train.tokens"])}))
 
     best = best_front_trial(table)
     bd, bL = int(best["param.model.d_model"]), int(best["param.model.n_layers"])
@@ -187,8 +189,9 @@ def plan_arms(table: pd.DataFrame, space: dict | None, cfg, factor: float, budge
     arms.append(Arm("best_more_tokens", factor, budget,
                     {"model.d_model": bd, "model.n_layers": bL,
                      "train.tokens": tokens_for(cfg, budget, fpt), **tuned},
-                    {"best_trial_flops": float(best[COST]), "best_trial_output": float(best["output"]),
-                     "tokens_recommended": float(best["param.train.tokens"])}))
+                    {"metric.best_trial_flops": float(best[COST]),
+                     "metric.best_trial_output": float(best["output"]),
+                     "metric.tokens_recommended": float(best["param.train.tokens"])}))
 
     def miss(width: int) -> float:  # how far 20 N tokens of this width are from the budget
         f, n_w, _ = shape_cost(cfg, width, bL)
@@ -203,6 +206,10 @@ def plan_arms(table: pd.DataFrame, space: dict | None, cfg, factor: float, budge
 
 
 # ----------------------------------------------------------------------------- training
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
 def run_key(arm: Arm, seed: int) -> str:
     text = json.dumps({"overrides": arm.overrides(), "seed": seed}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:10]
@@ -225,12 +232,13 @@ def train_arm(cfg, arm: Arm, seed: int, out: Path) -> dict[str, Any]:
     for k, v in arm.params.items():
         OmegaConf.update(run_cfg, k, v)
     log.info("training %s %gx seed %d: %s", arm.name, arm.factor, seed, " ".join(arm.overrides()))
-    started = time.time()
+    started = _now()
     result = train(run_cfg)
     result = {k: v for k, v in result.items() if k in ("status", "output", "error", "cost")
               or k.startswith("metric.")}
-    result.update(arm=arm.name, factor=arm.factor, budget=arm.budget, seed=seed,
-                  overrides=" ".join(arm.overrides()), started_at=started,
+    result.update(trial_id=f"{arm.name}-{arm.factor:g}x-seed{seed}", sweep="extrapolation",
+                  arm=arm.name, factor=arm.factor, budget=arm.budget, seed=seed,
+                  overrides=" ".join(arm.overrides()), started_at=started, finished_at=_now(),
                   **{f"param.{k}": v for k, v in arm.params.items()}, **arm.extra)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
@@ -255,8 +263,8 @@ def summarize(rows: pd.DataFrame) -> list[dict[str, Any]]:
                          if len(a) else None,
                          "tokens": float(a["metric.tokens"].iloc[0]) if len(a) else None}
         rec = arms["recommended"]["mean"]
-        lo, mid, hi = (float(g[c].iloc[0]) for c in ("predicted_low", "predicted_output",
-                                                      "predicted_high"))
+        lo, mid, hi = (float(g[f"metric.{c}"].iloc[0]) for c in (
+            "predicted_low", "predicted_output", "predicted_high"))
         entry = {"factor": float(factor), "budget": float(g["budget"].iloc[0]),
                  "predicted": mid, "predicted_interval": [lo, hi], "arms": arms}
         if rec is not None:
@@ -327,14 +335,17 @@ def main(argv: list[str] | None = None) -> int:
         for seed in args.seeds:  # seeds outermost: a partial run has every arm on seed 0
             for arm in (a for a in arms if a.name in args.arms):
                 result = train_arm(cfg, arm, seed, args.out)
-                rows.append({**result, **{k: v for k, v in prediction.items()
-                                          if k != "recommendation"}})
+                rows.append({**result, **{f"metric.{k}": prediction[k] for k in (
+                    "predicted_output", "predicted_low", "predicted_high",
+                    "extrapolation_decades")}})
     (args.out / "plan.json").write_text(json.dumps(plans, indent=1, default=float) + "\n")
     if args.plan_only:
         print(json.dumps(plans, default=float))
         return 0
     df = pd.DataFrame(rows)
-    df["tokens_per_param"] = df["metric.tokens"] / df[args.n_column]
+    df["metric.tokens_per_param"] = df["metric.tokens"] / df[args.n_column]
+    first = ["trial_id", "sweep", "status", "output", "cost", "arm", "factor", "budget", "seed"]
+    df = df[[c for c in first if c in df] + sorted(c for c in df if c not in first)]
     df.to_csv(args.out / "extrapolation.csv", index=False)
     summary = summarize(df)
     for s in summary:
