@@ -20,6 +20,9 @@ Sections (each runs even when another fails; its error is recorded instead):
   the CPU sweep's search space, so the two tables compare): its journal and a CSV with the GPU's
   name and the MFU of every trial (``lm_gpu.sqlite``, ``lm_gpu.csv`` in ``--out``). ``--sweep``
   and ``--sweep-config-dir`` run another sweep config instead (e.g. ``lm_chinchilla``).
+* ``extrapolation`` (only when named in ``--sections``: hours on a GPU): a CARBS sweep in about
+  1e15-1e17 FLOPs and ``scaling recommend``'s configuration trained at 10x its largest run
+  against two baselines (``benchmarks/gpu_extrapolation.py``).
 
     python -m benchmarks.gpu_check --out runs/gpu_check          # on a GPU machine
     python -m benchmarks.gpu_check --dry-run                     # every section, tiny, on CPU
@@ -52,6 +55,9 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTIONS = ("lm", "ppo", "suggest", "lm_sweep")
+#: Run only when named in --sections: ``extrapolation`` is a job of hours on a GPU
+#: (benchmarks/gpu_extrapolation.py; its dry run takes about a minute on a CPU).
+OPTIONAL_SECTIONS = ("extrapolation",)
 log = logging.getLogger("gpu_check")
 
 
@@ -292,6 +298,14 @@ def section_lm_sweep(dry: bool, cuda: bool, out_dir: Path, trials: int, sweep: s
     return result
 
 
+def section_extrapolation(dry: bool, out_dir: Path) -> dict[str, Any]:
+    """The 10x check at GPU scale (:mod:`benchmarks.gpu_extrapolation`), into
+    ``out_dir/extrapolation``."""
+    from benchmarks import gpu_extrapolation
+
+    return gpu_extrapolation.run(out_dir / "extrapolation", dry=dry)
+
+
 # ------------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.gpu_check",
@@ -315,9 +329,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(ROOT))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
-    unknown = sorted(set(sections) - set(SECTIONS))
+    unknown = sorted(set(sections) - set(SECTIONS) - set(OPTIONAL_SECTIONS))
     if unknown:
-        ap.error(f"unknown section(s) {unknown}; choose from {', '.join(SECTIONS)}")
+        ap.error(f"unknown section(s) {unknown}; choose from "
+                 f"{', '.join(SECTIONS + OPTIONAL_SECTIONS)}")
     cuda = torch.cuda.is_available() and not args.dry_run
     if not cuda and not args.dry_run:
         ap.error("no CUDA device: run it on a GPU machine, or use --dry-run on a CPU")
@@ -335,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
                "suggest": lambda: section_suggest(args.dry_run, cuda),
                "lm_sweep": lambda: section_lm_sweep(
                    args.dry_run, cuda, args.out, args.sweep_trials or (1 if args.dry_run else 12),
-                   args.sweep, args.sweep_config_dir)}
+                   args.sweep, args.sweep_config_dir),
+               "extrapolation": lambda: section_extrapolation(args.dry_run, args.out)}
     for name in sections:
         t0 = time.perf_counter()
         try:

@@ -243,10 +243,10 @@ display(Markdown("\n".join(lines)))
 # tables: the exponents `a` (size) and `b` (tokens) of every law with their 95% bootstrap
 # intervals, the tokens per parameter each law prescribes at 10x and 100x the sweep's largest
 # run, and Chinchilla's own allocation at 5.76e23 FLOPs (about 18 tokens per parameter for the
-# Epoch refit, the famous "20 tokens per parameter"). Compare the **slopes**: the lm_cpu_scaling lines
-# sit 12 or more decades left of Chinchilla's, so their intercepts differ by construction (tiny
-# models with a 4,096-token vocabulary are dominated by embeddings, and a few hundred thousand
-# tokens are far from convergence), while `a` and `b` measure how a budget should be split as it
+# Epoch refit, the famous "20 tokens per parameter"). Compare the **slopes**: the
+# lm_cpu_scaling lines sit 10 or more decades left of Chinchilla's, so their intercepts differ by
+# construction (byte-level models of 12k-1M parameters trained for a few hundred to a few
+# thousand steps of 2,048 bytes), while `a` and `b` measure how a budget should be split as it
 # grows. Intervals that overlap 0.5 agree with Chinchilla's equal scaling; the Pareto-front law
 # needs no IsoFLOP grid, which is the CARBS paper's point. A fit flagged by `scaling.diagnostics`
 # (e.g. an Approach 3 optimum at the edge of its start grid, which a small sweep whose model size
