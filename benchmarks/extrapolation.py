@@ -30,6 +30,11 @@ and whether the recommendation beat both baselines.
 
     python -m benchmarks.extrapolation [--sweep JOURNAL] [--out DIR] [--factors 10 30]
                                        [--seeds 0 1 2] [--override KEY=VALUE] [--quick]
+    python -m benchmarks.extrapolation --out DIR --collect   # the table of the runs so far
+
+``OUT/plan.json`` (the arms and the prediction of every budget) is written before any training;
+``--collect`` trains nothing and writes ``OUT/extrapolation.csv`` and the JSON line from the
+finished runs it names, so a benchmark still under way (or stopped) can be tabulated.
 
 ``--quick``: a pipeline check in well under a minute: budget 1.05x the sweep's cheapest run
 (inside the swept range), one seed, a 4k-token validation set, 50 bootstrap resamples.
@@ -215,16 +220,29 @@ def run_key(arm: Arm, seed: int) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
+def run_path(arm: Arm, seed: int, out: Path) -> Path:
+    """Where one arm's run on one seed is saved (the key hashes its overrides and seed)."""
+    return out / "runs" / f"{arm.factor:g}x" / f"{arm.name}-seed{seed}-{run_key(arm, seed)}.json"
+
+
+def saved_run(arm: Arm, seed: int, out: Path) -> dict[str, Any] | None:
+    """The finished (``ok``) run of this arm and seed saved under ``out``, or None."""
+    path = run_path(arm, seed, out)
+    if not path.is_file():
+        return None
+    saved = json.loads(path.read_text())
+    return saved if saved.get("status") == "ok" else None
+
+
 def train_arm(cfg, arm: Arm, seed: int, out: Path) -> dict[str, Any]:
     """Train one arm on one seed, or reuse the saved run with the same overrides."""
     from omegaconf import OmegaConf
 
-    path = out / "runs" / f"{arm.factor:g}x" / f"{arm.name}-seed{seed}-{run_key(arm, seed)}.json"
-    if path.is_file():
-        saved = json.loads(path.read_text())
-        if saved.get("status") == "ok":
-            log.info("reusing %s", path)
-            return saved
+    path = run_path(arm, seed, out)
+    saved = saved_run(arm, seed, out)
+    if saved is not None:
+        log.info("reusing %s", path)
+        return saved
     from recipes.lm.training import train
 
     run_cfg = cfg.copy()
@@ -276,6 +294,55 @@ def summarize(rows: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+def plan_to_arms(plan: dict[str, Any]) -> list[Arm]:
+    """The arms of one entry of ``plan.json``."""
+    return [Arm(name, float(plan["factor"]), float(plan["budget"]), dict(params))
+            for name, params in plan["arms"].items()]
+
+
+def with_prediction(result: dict[str, Any], plan: dict[str, Any]) -> dict[str, Any]:
+    """One run's row: its result and the prediction its budget came with."""
+    return {**result, **{f"metric.{k}": plan[k] for k in (
+        "predicted_output", "predicted_low", "predicted_high", "extrapolation_decades")}}
+
+
+def collect(out: Path, seeds: list[int], arm_names: list[str]) -> list[dict[str, Any]]:
+    """The rows of every finished run under ``out`` that ``out/plan.json`` names (no training):
+    the table of a benchmark still under way, or one stopped early."""
+    plan_file = out / "plan.json"
+    if not plan_file.is_file():
+        raise SystemExit(f"error: --collect: {plan_file} does not exist; run the benchmark (or "
+                         "--plan-only) with this --out first")
+    rows = []
+    for plan in json.loads(plan_file.read_text()):
+        for seed in seeds:
+            for arm in (a for a in plan_to_arms(plan) if a.name in arm_names):
+                saved = saved_run(arm, seed, out)
+                if saved is not None:
+                    rows.append(with_prediction(saved, plan))
+    if not rows:
+        raise SystemExit(f"error: --collect: no finished run under {out / 'runs'} matches "
+                         f"{plan_file}")
+    return rows
+
+
+def finish(rows: list[dict[str, Any]], out: Path, n_column: str) -> int:
+    """Write ``out/extrapolation.csv``, log and print the summary (the JSON line)."""
+    df = pd.DataFrame(rows)
+    df["metric.tokens_per_param"] = df["metric.tokens"] / df[n_column]
+    first = ["trial_id", "sweep", "status", "output", "cost", "arm", "factor", "budget", "seed"]
+    df = df[[c for c in first if c in df] + sorted(c for c in df if c not in first)]
+    df.to_csv(out / "extrapolation.csv", index=False)
+    summary = summarize(df)
+    for s in summary:
+        log.info("%gx: predicted %.4f [%.4f, %.4f]; %s", s["factor"], s["predicted"],
+                 *s["predicted_interval"], "; ".join(
+                     f"{a} {v['mean']:.4f} sd {v['sd'] if v['sd'] is None else round(v['sd'], 4)}"
+                     f" (n {v['n']})" for a, v in s["arms"].items() if v["mean"] is not None))
+    print(json.dumps(summary, default=float))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m benchmarks.extrapolation",
@@ -298,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="a Hydra override of every run's fixed config (repeatable), e.g. "
                          "train.device=cpu; the arms' own parameters win")
     ap.add_argument("--plan-only", action="store_true", help="print the arms, train nothing")
+    ap.add_argument("--collect", action="store_true",
+                    help="train nothing: tabulate the finished runs under --out that its "
+                         "plan.json names (the table of a run still under way)")
     ap.add_argument("--quick", action="store_true", help="a pipeline check in under a minute")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -305,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.quick:
         args.seeds, args.bootstrap = [0], 50
+    if args.collect:
+        return finish(collect(args.out, args.seeds, args.arms), args.out, args.n_column)
     if not (args.sweep.exists()):
         raise SystemExit(f"error: --sweep {args.sweep} does not exist; give a sweep journal "
                          "(e.g. notebooks/data/lm_cpu_scaling.sqlite) or sweep directory")
@@ -320,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:  # just above the cheapest run: inside the swept range, seconds of training
         args.factors = [float(f"{1.05 * costs.min() / largest:.3g}")]
     args.out.mkdir(parents=True, exist_ok=True)
-    rows, plans = [], []
+    plans = []
     for factor in args.factors:
         budget = factor * largest
         arms, prediction = plan_arms(table, meta.get("space"), cfg, factor, budget,
@@ -330,31 +402,18 @@ def main(argv: list[str] | None = None) -> int:
         log.info("%gx = %.3g FLOPs: predicted %.4f [%.4f, %.4f]", factor, budget,
                  prediction["predicted_output"], prediction["predicted_low"],
                  prediction["predicted_high"])
-        if args.plan_only:
-            continue
-        for seed in args.seeds:  # seeds outermost: a partial run has every arm on seed 0
-            for arm in (a for a in arms if a.name in args.arms):
-                result = train_arm(cfg, arm, seed, args.out)
-                rows.append({**result, **{f"metric.{k}": prediction[k] for k in (
-                    "predicted_output", "predicted_low", "predicted_high",
-                    "extrapolation_decades")}})
+    # written before any training, so that --collect can tabulate a run still under way
     (args.out / "plan.json").write_text(json.dumps(plans, indent=1, default=float) + "\n")
     if args.plan_only:
         print(json.dumps(plans, default=float))
         return 0
-    df = pd.DataFrame(rows)
-    df["metric.tokens_per_param"] = df["metric.tokens"] / df[args.n_column]
-    first = ["trial_id", "sweep", "status", "output", "cost", "arm", "factor", "budget", "seed"]
-    df = df[[c for c in first if c in df] + sorted(c for c in df if c not in first)]
-    df.to_csv(args.out / "extrapolation.csv", index=False)
-    summary = summarize(df)
-    for s in summary:
-        log.info("%gx: predicted %.4f [%.4f, %.4f]; %s", s["factor"], s["predicted"],
-                 *s["predicted_interval"], "; ".join(
-                     f"{a} {v['mean']:.4f} sd {v['sd'] if v['sd'] is None else round(v['sd'], 4)}"
-                     f" (n {v['n']})" for a, v in s["arms"].items() if v["mean"] is not None))
-    print(json.dumps(summary, default=float))
-    return 0
+    rows = []
+    for plan in plans:
+        arms = plan_to_arms(plan)
+        for seed in args.seeds:  # seeds outermost: a partial run has every arm on seed 0
+            for arm in (a for a in arms if a.name in args.arms):
+                rows.append(with_prediction(train_arm(cfg, arm, seed, args.out), plan))
+    return finish(rows, args.out, args.n_column)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The 10x benchmark on the shipped CPU sweep: the three arms spend the same FLOPs, each as it
-says; a quick run trains, writes its table and JSON line, and a second run reuses it."""
+says; a quick run trains, writes its table and JSON line, a second run reuses it, and
+``--collect`` tabulates the saved runs without training."""
 from __future__ import annotations
 
 import json
@@ -61,5 +62,12 @@ def test_quick_run_trains_writes_and_resumes(tmp_path, capsys, monkeypatch) -> N
     assert ex.main(argv) == 0  # reuses OUT/runs/...
     again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert again[0]["arms"]["recommended"]["mean"] == rec["mean"]
+    (tmp_path / "extrapolation.csv").unlink()
+    assert ex.main(["--collect", "--out", str(tmp_path)]) == 0  # the table from the saved runs
+    collected = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert collected[0]["arms"]["recommended"] == rec
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "extrapolation.csv"), rows)
+    with pytest.raises(SystemExit, match="plan.json does not exist"):
+        ex.main(["--collect", "--out", str(tmp_path / "elsewhere")])
     with pytest.raises(SystemExit, match="does not exist"):
         ex.main(["--sweep", str(tmp_path / "missing.sqlite"), "--plan-only"])
