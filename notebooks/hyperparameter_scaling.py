@@ -206,3 +206,13 @@ display(Markdown("\n".join(lines)))
 # widens fast beyond the dotted lines: one or two decades of extrapolation is what a sweep this
 # small supports, which is why the recommendation reports `extrapolation_decades` with every
 # budget.
+#
+# On the shipped sweep, `d_model` has no trend: the front sits at the space's floor (32) at
+# every cost, so size grows through `n_layers` alone and `train.tokens` takes most of the extra
+# compute. The learning rate's law is flat with a wide band because the front mixes two
+# populations (the narrowest models near the space's top learning rate, a few wider ones near
+# its centre), and `scaling.recommend`'s loss surface, which sees every trial, picks a lower
+# learning rate for the deeper model it proposes. Why the front stays at the narrowest width
+# (one fixed batch of 2,048 tokens: a trial's tokens are its optimiser steps, and wider models
+# get too few of them at these budgets) is in `data/README.md` and at the end of
+# `chinchilla_comparison`.

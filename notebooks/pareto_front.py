@@ -142,3 +142,10 @@ display(Markdown(
 # trials, yellow), so a well-spread sweep has late trials along the whole front. A wide interval
 # on `E` or `alpha` says the front does not yet curve enough to pin the irreducible loss: widen
 # the sweep in cost before trusting the extrapolation.
+#
+# On the shipped sweep that is what happens to `E`: the fit puts it at zero and every bootstrap
+# resample agrees (its interval collapses to a point), because over its 2.5 decades the front is
+# still a straight line in log-log space, with no floor in sight. The law is then a pure power
+# law `A C^-alpha`, and its prediction at 10x has no irreducible loss to bend it. Most of that
+# front is the narrowest model the space allows, trained for more and more steps; why, and what
+# to change, is in `data/README.md` and at the end of `chinchilla_comparison`.
