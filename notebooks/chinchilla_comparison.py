@@ -131,23 +131,39 @@ display(exponents)
 budgets = np.array([10 * cost_max, 100 * cost_max])
 
 
-def _tpp_rows(label, n, d, decades):
+def _tpp_rows(label, n, d, decades, low=(np.nan,) * 2, high=(np.nan,) * 2):
     return [{"law": label, "budget": b, "N_opt": ni, "D_opt": di, "tokens_per_param": di / ni,
-             "extrapolation_decades": dec} for b, ni, di, dec in zip(budgets, n, d, decades)]
+             "tpp_low": lo, "tpp_high": hi, "extrapolation_decades": dec}
+            for b, ni, di, dec, lo, hi in zip(budgets, n, d, decades, low, high)]
+
+
+def _ratio_interval(n_law, d_law, costs, level=0.95):
+    """Bootstrap interval of D/N from two log-space laws fitted to the same points with the same
+    seed, whose resamples are therefore paired (one draw of the front gives both lines)."""
+    x = np.log10(costs)[None, :]
+    t_n = n_law.samples[:, :1] + n_law.samples[:, 1:2] * x
+    t_d = d_law.samples[:, :1] + d_law.samples[:, 1:2] * x
+    q = [50 * (1 - level), 50 * (1 + level)]
+    return np.percentile(10.0 ** (t_d - t_n), q, axis=0)
 
 
 pn = front_n.predict(budgets, warn_decades=np.inf)
 pd_ = front_d.predict(budgets, warn_decades=np.inf)
 tpp = _tpp_rows("lm_cpu_scaling Pareto front", pn["value"], pd_["value"],
-                pn["extrapolation_decades"])
+                pn["extrapolation_decades"], *_ratio_interval(front_n, front_d, budgets))
 for name, fit in fits.items():
     opt = fit.compute_optimal(budgets, warn_decades=np.inf)
     dec = opt.get("extrapolation_decades", [np.nan] * 2)
-    tpp += _tpp_rows(f"lm_cpu_scaling {name}", opt["N_opt"], opt["D_opt"], dec)
+    if "tpp_low" in opt:  # Approach 3: from its bootstrap's parameter draws
+        bounds = (opt["tpp_low"], opt["tpp_high"])
+    else:  # a pair of laws (Approaches 1 and 2)
+        bounds = _ratio_interval(fit.n_fit, fit.d_fit, budgets)
+    tpp += _tpp_rows(f"lm_cpu_scaling {name}", opt["N_opt"], opt["D_opt"], dec, *bounds)
 paper = paper_allocation(budgets)
 tpp += _tpp_rows("Chinchilla paper", paper["N_opt"], paper["D_opt"], [np.nan] * 2)
 ep = epoch_a3.compute_optimal(budgets, warn_decades=np.inf)
-tpp += _tpp_rows("Chinchilla Epoch refit", ep["N_opt"], ep["D_opt"], ep["extrapolation_decades"])
+tpp += _tpp_rows("Chinchilla Epoch refit", ep["N_opt"], ep["D_opt"], ep["extrapolation_decades"],
+                 ep["tpp_low"], ep["tpp_high"])
 tpp_table = pd.DataFrame(tpp)
 display(tpp_table.round(3))
 
@@ -231,10 +247,12 @@ for name, err in not_fitted.items():
     lines.append(f"- **lm_cpu_scaling {name}**: not fitted ({err})")
 lines.append("")
 lines.append(f"Tokens per parameter at 10x / 100x the sweep's largest run ({budgets[0]:.2g} / "
-             f"{budgets[1]:.2g} FLOPs):")
+             f"{budgets[1]:.2g} FLOPs; 95% bootstrap intervals):")
 for law, g in tpp_table.groupby("law", sort=False):
-    t = g["tokens_per_param"].to_numpy()
-    lines.append(f"- {law}: {t[0]:.3g} / {t[1]:.3g}")
+    lines.append(f"- {law}: " + " / ".join(
+        f"{r['tokens_per_param']:.3g}" + (f" [{r['tpp_low']:.3g}, {r['tpp_high']:.3g}]"
+                                          if np.isfinite(r["tpp_low"]) else "")
+        for _, r in g.iterrows()))
 lines.append("")
 lines.append("At Chinchilla's budget (5.76e23 FLOPs): " + "; ".join(
     f"{r['law']} N = {r['N_opt']:.2g}, D = {r['D_opt']:.2g}, {r['tokens_per_param']:.1f} "
