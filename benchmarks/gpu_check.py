@@ -38,6 +38,9 @@ Sections (each runs even when another fails or runs out of time; its error is re
   and the MFU of every trial, whole-run and steady-state (``lm_gpu.sqlite``, ``lm_gpu.csv`` in
   ``--out``). ``--sweep`` and ``--sweep-config-dir`` run another sweep config instead. Stopped at
   its budget, the sweep's journal is still read (the trials finished by then).
+* ``extrapolation`` (only when named in ``--sections``, with a ``--time-budget-s`` of hours): a
+  CARBS sweep in about 1e15-1e17 FLOPs and ``scaling recommend``'s configuration trained at 10x
+  its largest run against two baselines (``benchmarks/gpu_extrapolation.py``).
 
     python -m benchmarks.gpu_check --out runs/gpu_check          # on a GPU machine
     python -m benchmarks.gpu_check --dry-run                     # every section, tiny, on CPU
@@ -86,6 +89,11 @@ SECTIONS = ("lm", "lm_memory", "attention", "ppo", "suggest", "lm_ranks", "lm_sw
 BUDGET_SHARES = {"lm": 150, "lm_memory": 70, "attention": 20, "ppo": 60, "suggest": 40,
                  "lm_ranks": 70, "lm_sweep": 130}
 DEFAULT_BUDGET_S = 540.0
+#: Run only when named in --sections: ``extrapolation`` is a job of hours on a GPU
+#: (benchmarks/gpu_extrapolation.py; its dry run takes about a minute on a CPU). Named with
+#: other sections it gets what they leave of --time-budget-s.
+OPTIONAL_SECTIONS = ("extrapolation",)
+BUDGET_SHARES["extrapolation"] = 0.0
 log = logging.getLogger("gpu_check")
 
 
@@ -577,9 +585,21 @@ def section_lm_sweep(dry: bool, cuda: bool, out: dict[str, Any], out_dir: Path, 
 
 # ------------------------------------------------------------------------------- main
 def budgets(sections: list[str], total: float) -> dict[str, float]:
-    """Each section's share of ``total`` seconds (before the time earlier sections leave)."""
+    """Each section's share of ``total`` seconds (before the time earlier sections leave; a
+    section of share 0, the optional extrapolation, gets what the others leave)."""
     weight = sum(BUDGET_SHARES[s] for s in sections)
-    return {s: total * BUDGET_SHARES[s] / weight for s in sections}
+    if weight == 0:
+        return {s: total for s in sections}
+    return {s: total * BUDGET_SHARES[s] / weight if BUDGET_SHARES[s] else total
+            for s in sections}
+
+
+def section_extrapolation(dry: bool, out: dict[str, Any], out_dir: Path) -> None:
+    """The 10x check at GPU scale (:mod:`benchmarks.gpu_extrapolation`), into
+    ``out_dir/extrapolation``."""
+    from benchmarks import gpu_extrapolation
+
+    out.update(gpu_extrapolation.run(out_dir / "extrapolation", dry=dry))
 
 
 def _stop_on_sigterm(signum: int, frame: Any) -> None:
@@ -611,9 +631,10 @@ def main(argv: list[str] | None = None) -> int:
         sys.path.insert(0, str(ROOT))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
-    unknown = sorted(set(sections) - set(SECTIONS))
+    unknown = sorted(set(sections) - set(SECTIONS) - set(OPTIONAL_SECTIONS))
     if unknown:
-        ap.error(f"unknown section(s) {unknown}; choose from {', '.join(SECTIONS)}")
+        ap.error(f"unknown section(s) {unknown}; choose from "
+                 f"{', '.join(SECTIONS + OPTIONAL_SECTIONS)}")
     if not args.time_budget_s > 0:
         ap.error("--time-budget-s must be > 0")
     cuda = torch.cuda.is_available() and not args.dry_run
@@ -636,7 +657,8 @@ def main(argv: list[str] | None = None) -> int:
         "lm_memory": lambda out: section_lm_memory(args.dry_run, cuda, out),
         "attention": lambda out: section_attention(args.dry_run, cuda, out),
         "ppo": lambda out: section_ppo(args.dry_run, cuda, out),
-        "suggest": lambda out: section_suggest(args.dry_run, cuda, out)}
+        "suggest": lambda out: section_suggest(args.dry_run, cuda, out),
+        "extrapolation": lambda out: section_extrapolation(args.dry_run, out, args.out)}
     processes = {  # run as subprocesses, stopped (and read) at their budget
         "lm_ranks": lambda out, budget: section_lm_ranks(args.dry_run, cuda, out, args.out,
                                                          budget),

@@ -1,6 +1,6 @@
 """Execute the notebooks headless (nbclient) and write their figures; outputs are not saved.
 
-    python notebooks/run.py                       # all six, figures into notebooks/figures/
+    python notebooks/run.py                       # all seven, figures into notebooks/figures/
     python notebooks/run.py pareto_front procgen  # some of them
     python notebooks/run.py --figures /tmp/figs   # figures elsewhere (the tests do this)
 
@@ -28,7 +28,7 @@ from nbclient import NotebookClient
 
 HERE = Path(__file__).resolve().parent
 NOTEBOOKS = ("pareto_front", "hyperparameter_scaling", "chinchilla_comparison",
-             "chinchilla_replication", "procgen", "tuner_comparison")
+             "extrapolation_check", "chinchilla_replication", "procgen", "tuner_comparison")
 logger = logging.getLogger("notebooks")
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")

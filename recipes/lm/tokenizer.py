@@ -1,5 +1,6 @@
-"""SentencePiece tokenizer: load a ``.model`` file, or train a BPE model on the corpus and cache
-it by (corpus hash, vocabulary size) so repeated runs and sweeps reuse it."""
+"""Tokenizers: SentencePiece (load a ``.model`` file, or train a BPE model on the corpus and cache
+it by (corpus hash, vocabulary size) so repeated runs and sweeps reuse it), or plain UTF-8 bytes
+(``data.tokenizer=bytes``: 257 ids, nothing to train)."""
 from __future__ import annotations
 
 import hashlib
@@ -13,10 +14,13 @@ import sentencepiece as spm
 
 from tays import atomic_path
 
-__all__ = ["Tokenizer", "default_cache_dir", "load_or_train_tokenizer", "train_tokenizer"]
+__all__ = ["BYTES", "ByteTokenizer", "Tokenizer", "default_cache_dir", "load_or_train_tokenizer",
+           "train_tokenizer"]
 
 log = logging.getLogger(__name__)
 _MAX_LINE_BYTES = 16384
+BYTES = "bytes"
+"""The ``data.tokenizer`` value that selects :class:`ByteTokenizer`."""
 
 
 def default_cache_dir() -> Path:
@@ -48,6 +52,26 @@ class Tokenizer:
 
     def decode(self, ids: Sequence[int]) -> str:
         return self.sp.decode(list(ids))
+
+
+class ByteTokenizer:
+    """UTF-8 bytes as tokens: ids 0-255 are the bytes, 256 is EOS (``vocab_size`` 257).
+
+    With so small a vocabulary the embedding is a few percent of a model's parameters, so
+    small models are mostly transformer blocks (non-embedding parameters), as in large LMs.
+    """
+
+    vocab_size = 257
+    eos_id = 256
+    path = None
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        """The UTF-8 bytes of each text (no EOS added)."""
+        return [list(text.encode("utf-8")) for text in texts]
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """The text of ``ids`` (EOS dropped, invalid UTF-8 replaced)."""
+        return bytes(i for i in ids if 0 <= i < 256).decode("utf-8", "replace")
 
 
 def _training_lines(texts: Iterable[str], max_bytes: int) -> tuple[list[str], str]:
@@ -92,10 +116,13 @@ def train_tokenizer(lines: Sequence[str], vocab_size: int, out_path: str | os.Pa
 
 def load_or_train_tokenizer(texts: Iterable[str], vocab_size: int, *, path: str | None = None,
                             cache_dir: str | os.PathLike | None = None,
-                            train_bytes: int = 5_000_000) -> Tokenizer:
-    """Load ``path`` if given (``hf:<hub id or directory>``: a Hugging Face tokenizer,
-    :mod:`recipes.lm.hf_tokenizer`); else train BPE on the first ``train_bytes`` of ``texts``,
-    cached as ``<cache_dir>/tokenizers/<sha256[:16]>_v<vocab_size>.model``."""
+                            train_bytes: int = 5_000_000) -> Tokenizer | ByteTokenizer:
+    """Load ``path`` if given (``"bytes"``: the :class:`ByteTokenizer`, ``vocab_size`` ignored;
+    ``hf:<hub id or directory>``: a Hugging Face tokenizer, :mod:`recipes.lm.hf_tokenizer`); else
+    train BPE on the first ``train_bytes`` of ``texts``, cached as
+    ``<cache_dir>/tokenizers/<sha256[:16]>_v<vocab_size>.model``."""
+    if path == BYTES:
+        return ByteTokenizer()
     if path and path.startswith("hf:"):
         from recipes.lm.hf_tokenizer import load_hf_tokenizer
 

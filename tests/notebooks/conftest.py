@@ -1,4 +1,4 @@
-"""Execute the six notebooks once per test session (nbclient, headless, threads pinned to one),
+"""Execute the seven notebooks once per test session (nbclient, headless, threads pinned to one),
 on the shipped tables; the tests read the results."""
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ class Execution:
 
 @pytest.fixture(scope="session")
 def executions(tmp_path_factory) -> dict[str, Execution]:
-    """All six notebooks, one after another in one shared kernel (each starts with ``%reset
+    """All seven notebooks, one after another in one shared kernel (each starts with ``%reset
     -f``; `make notebooks` gives each a fresh kernel), threads pinned to one."""
     figures = tmp_path_factory.mktemp("notebook_figures")
     runs = _runner.execute_many(list(NAMES), figures, BOOTSTRAP, timeout=600, shared_kernel=True)

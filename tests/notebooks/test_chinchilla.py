@@ -11,7 +11,7 @@ import scaling
 from scaling import ReportConfig, run_report
 
 # Under `pytest -n 2 --dist loadgroup` the tests that read the executions share one worker,
-# so the six notebooks execute once per session, not once per worker.
+# so the seven notebooks execute once per session, not once per worker.
 pytestmark = pytest.mark.xdist_group("notebooks")
 
 

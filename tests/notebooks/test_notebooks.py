@@ -11,12 +11,12 @@ import nbformat
 import pytest
 
 # Under `pytest -n 2 --dist loadgroup` the tests that read the executions share one worker,
-# so the six notebooks execute once per session, not once per worker.
+# so the seven notebooks execute once per session, not once per worker.
 pytestmark = pytest.mark.xdist_group("notebooks")
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
 NAMES = ("pareto_front", "hyperparameter_scaling", "chinchilla_comparison",
-         "chinchilla_replication", "procgen", "tuner_comparison")
+         "extrapolation_check", "chinchilla_replication", "procgen", "tuner_comparison")
 
 #: Each notebook's budget on 2 cores (the issue's bound).
 MAX_SECONDS = 60.0

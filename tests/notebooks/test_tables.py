@@ -21,7 +21,7 @@ CORE = ("trial_id", "sweep", "status", "output", "cost")
 #: Columns a trial table may hold besides the contract's core, param.* and metric.* columns.
 EXTRA = {"error", "started_at", "finished_at", "suggestion", "attempt", "job_num", "job_dir",
          "tuner", "problem", "seed", "trial_index", "cumulative_cost", "game", "overrides",
-         "gpu"}
+         "gpu", "arm", "factor", "budget"}
 
 
 def _tables() -> dict[str, pd.DataFrame]:
@@ -40,7 +40,8 @@ TABLES = _tables()
 
 
 def test_the_notebooks_tables_are_shipped() -> None:
-    for name in ("lm_tiny.sqlite", "ppo_tiny.sqlite", "ppo_seeds.csv", "tuners/trials.csv.gz"):
+    for name in ("lm_tiny.sqlite", "lm_cpu_scaling.sqlite", "extrapolation.csv",
+                 "ppo_tiny.sqlite", "ppo_seeds.csv", "tuners/trials.csv.gz"):
         assert name in TABLES, f"notebooks/data/{name} is missing"
     assert (DATA / "tuners" / "summary.csv").is_file()
     assert scaling.chinchilla_epoch_path().is_file()  # the Epoch table ships with `scaling`
@@ -69,7 +70,7 @@ def test_table_follows_the_trial_contract(name: str) -> None:
 
 
 def test_sweep_journals_carry_their_search_space() -> None:
-    for name in ("lm_tiny.sqlite", "ppo_tiny.sqlite"):
+    for name in ("lm_tiny.sqlite", "lm_cpu_scaling.sqlite", "ppo_tiny.sqlite"):
         with carbs.Journal.open(DATA / name, read_only=True) as journal:
             meta = journal.meta
         space = meta["space"]
@@ -86,6 +87,35 @@ def test_lm_sweep_is_large_enough_for_laws() -> None:
     assert math.log10(flops.max() / flops.min()) >= 1.9, "lm_tiny spans < 2 decades of FLOPs"
     for col in ("metric.params", "metric.tokens", "metric.flops"):
         assert ok[col].notna().all(), col
+
+
+def test_cpu_scaling_sweep_has_the_regime_it_claims() -> None:
+    """Byte-level tokens, >= 60 trials over >= 2 decades, no trial past ~2 passes of its 7.9M
+    training bytes, N (non-embedding) over >= 1.5 decades."""
+    t = TABLES["lm_cpu_scaling.sqlite"]
+    ok = t[t["status"] == "ok"]
+    flops, n = ok["metric.flops"].astype(float), ok["metric.params_non_embedding"].astype(float)
+    assert len(t) >= 60 and math.log10(flops.max() / flops.min()) >= 2
+    assert (ok["metric.vocab_size"] == 257).all()
+    assert (ok["metric.tokens"] <= 2.2 * 7_922_048).all()
+    assert math.log10(n.max() / n.min()) >= 1.5
+
+
+def test_extrapolation_arms_spend_one_budget_and_carry_their_prediction() -> None:
+    """Every arm of a budget spends the same FLOPs with one configuration over its seeds, and
+    every row carries the prediction it is checked against (a table of a benchmark still
+    under way may lack seeds or arms, never these)."""
+    t = TABLES["extrapolation.csv"]
+    assert set(t["arm"]) <= {"recommended", "best_more_tokens", "twenty_tpp"}
+    assert "recommended" in set(t["arm"])
+    for _, g in t.groupby("factor"):
+        flops = g["metric.flops"].astype(float)
+        assert flops.max() / flops.min() < 1.01, "arms at different FLOPs"
+        assert g["metric.predicted_output"].nunique() == 1
+        assert (g["metric.predicted_low"] <= g["metric.predicted_output"]).all()
+        assert (g["metric.predicted_output"] <= g["metric.predicted_high"]).all()
+        for _, a in g.groupby("arm"):
+            assert a["seed"].is_unique and a["overrides"].nunique() == 1
 
 
 def test_ppo_seed_runs_compare_at_one_budget() -> None:
