@@ -47,13 +47,14 @@ import json
 import logging
 import math
 import os
-import sqlite3
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from tays.journal import read_journal_meta
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SWEEP = ROOT / "notebooks" / "data" / "lm_cpu_scaling.sqlite"
@@ -87,20 +88,7 @@ def journal_meta(path: Path) -> dict[str, Any]:
     file = path / "journal.sqlite" if path.is_dir() else path
     if file.suffix not in (".sqlite", ".sqlite3", ".db") or not file.is_file():
         return {}
-    con = sqlite3.connect(f"file:{file.resolve()}?mode=ro", uri=True)
-    try:
-        if not con.execute("SELECT 1 FROM sqlite_master WHERE name='meta'").fetchone():
-            return {}
-        rows = con.execute("SELECT key, value FROM meta").fetchall()
-    finally:
-        con.close()
-    out = {}
-    for key, value in rows:
-        try:
-            out[key] = json.loads(value)
-        except (TypeError, ValueError):
-            out[key] = value
-    return out
+    return read_journal_meta(file) or {}
 
 
 def load_sweep(path: Path, n_column: str) -> pd.DataFrame:
