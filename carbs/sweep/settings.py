@@ -53,6 +53,7 @@ __all__ = [
     "CARBSOptions",
     "CARBSSweeperConf",
     "Direction",
+    "FinalWave",
     "OnInterrupted",
     "Schedule",
     "SweepConfigError",
@@ -82,6 +83,14 @@ class Direction(Enum):
 #: ``async``: ``n_jobs`` trials in flight, a freed worker gets the next suggestion at once;
 #: ``batch``: ``n_jobs`` suggestions per batch, the next batch after the slowest trial.
 Schedule = Enum("Schedule", ["async", "batch"], module=__name__)
+
+
+class FinalWave(Enum):
+    """The last launches of an async sweep (:mod:`carbs.sweep.final_wave`): ``shorten`` caps
+    their predicted cost so that they end with the trials in flight; ``none`` leaves them be."""
+
+    shorten = 1
+    none = 2
 
 
 class OnInterrupted(Enum):
@@ -160,6 +169,10 @@ class CARBSSweeperConf:
     """Trials in flight (``async``) or suggestions per batch (``batch``)."""
     schedule: Schedule = Schedule["async"]
     """``async`` (a freed worker gets the next suggestion at once) or ``batch``."""
+    final_wave: FinalWave = FinalWave.shorten
+    """``async``: ``shorten`` caps the predicted cost of the last ``n_jobs`` launches so that
+    they are expected to end no later than the trials in flight (seconds per cost learnt from
+    the finished trials), which shortens the idle tail; ``none``: no such cap."""
     trial_timeout_s: Optional[float] = None  # noqa: UP045
     """A trial still running after this many seconds fails and frees its worker."""
     trial_output: TrialOutput = TrialOutput.file
