@@ -3,6 +3,7 @@ scheduling of the CARBS sweeper, on Hydra's joblib launcher.
 
     python -m benchmarks.sweep_utilisation            # 64 trials at 2, 4 and 8 workers
     python -m benchmarks.sweep_utilisation --quick    # 16 trials at 8 workers, 10x shorter (< 60 s)
+    python -m benchmarks.sweep_utilisation --workers 8 --arms async async+shorten
 
 The task replays the project's own ``lm_tiny`` sweep (``notebooks/data/lm_tiny.sqlite``, 63
 successful trials of a tiny LM on CPU, 6 s to 607 s each): a trial takes the recorded trial
@@ -12,12 +13,18 @@ validation loss, with cost = the seconds it slept. CARBS tunes the same five par
 ``conf/sweep/lm_tiny.yaml``, so it faces the real sweep's spread of trial lengths and its
 cost/loss trade-off.
 
-Both arms run in this process, one after the other at each worker count, with the same app,
+The arms run in this process, one after the other at each worker count, with the same app,
 seed, budget (``max_trials``) and launcher (joblib, a pool of ``n_jobs`` processes):
 
-- baseline: ``hydra.sweeper.schedule=batch`` (CARBS suggests ``n_jobs`` at once; the next batch
+- ``batch``: ``hydra.sweeper.schedule=batch`` (CARBS suggests ``n_jobs`` at once; the next batch
   waits for the slowest trial: how Hydra's Optuna and Nevergrad sweepers work too);
-- ours: ``schedule=async`` (a freed worker gets the next suggestion at once).
+- ``async``: ``schedule=async final_wave=none`` (a freed worker gets the next suggestion at
+  once);
+- ``async+shorten``: ``schedule=async final_wave=shorten`` (launches capped to end with the
+  trials in flight or the sweep's expected last launch: :mod:`carbs.sweep.final_wave`).
+
+``--arms`` picks some (``--quick`` runs the two async ones). Trial lengths and CARBS's choices
+depend on timing, so two runs of one arm differ: a single run compares arms loosely.
 
 Figures per arm, both ways (the sweeps' own records give every trial's start and end):
 
@@ -39,7 +46,7 @@ Figures per arm, both ways (the sweeps' own records give every trial's start and
 Sleeping trials use no CPU, so the workers' count is not limited by the cores, but starting 8
 worker processes on 2 busy cores takes seconds (it counts in the wall, not in the span). The
 last line is a JSON list: one object per (workers, schedule), then one summary object per
-worker count.
+worker count (each arm's figures, and the fronts at equal trials and at the shortest span).
 """
 
 from __future__ import annotations

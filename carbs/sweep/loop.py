@@ -45,7 +45,7 @@ import pandas as pd
 from hydra.errors import CompactHydraException
 
 from carbs.spaces import Param
-from carbs.sweep.final_wave import final_wave_cap, in_final_wave
+from carbs.sweep.final_wave import final_wave_cap, launches_left
 from carbs.sweep.journal import JOURNAL_FILE, Journal
 from carbs.sweep.launchers import LauncherKind, quiet_launchers, release, stop_workers
 from carbs.sweep.lock import SweepLock
@@ -251,35 +251,36 @@ class SweepRun:
         wave = self.final_wave_cap(committed)
         if wave is not None:
             cap = wave if cap is None else min(cap, wave)
-        return self._new_trial(cap, wave)
+        return self._new_trial(cap, wave, quiet=wave is not None and cap == wave)
 
     def final_wave_cap(self, committed: float) -> float | None:
-        """The cap of a final-wave launch (:mod:`carbs.sweep.final_wave`), or None: not async,
-        ``final_wave: none``, not one of the last launches, or too little known yet."""
+        """The cap that keeps this launch from ending after the sweep's expected end
+        (:mod:`carbs.sweep.final_wave`), or None: not async, ``final_wave: none``, or too little
+        known yet."""
         if not self.s.is_async or self.s.final_wave is not FinalWave.shorten or not self.inflight:
             return None
         flights = list(self.inflight.values())
-        if not in_final_wave(
-                self.s.n_jobs,
-                trials_left=(None if self.s.max_trials is None
-                             else self.s.max_trials - self.n_trials),
-                cost_left=None if self.s.max_cost is None else self.s.max_cost - committed,
-                inflight_costs=[t.predicted_cost for t in flights]):
+        left = launches_left(
+            trials_left=None if self.s.max_trials is None else self.s.max_trials - self.n_trials,
+            cost_left=None if self.s.max_cost is None else self.s.max_cost - committed,
+            inflight_costs=[t.predicted_cost for t in flights])
+        if left is None:
             return None
         cap = final_wave_cap(time.time(), [(t.launched, t.predicted_cost) for t in flights],
-                             self.durations)
-        if cap is not None and not self._final_wave_logged:
+                             self.durations, launches_left=left, n_jobs=self.s.n_jobs)
+        if cap is not None and left <= self.s.n_jobs and not self._final_wave_logged:
             self._final_wave_logged = True
             logger.info("final wave: the last launches are capped to end with the trials in "
                         "flight (hydra.sweeper.final_wave=shorten)")
         return cap
 
-    def _new_trial(self, cap: float | None, wave: float | None = None) -> Trial:
+    def _new_trial(self, cap: float | None, wave: float | None = None,
+                   quiet: bool = False) -> Trial:
         assert self.opt is not None and self.journal is not None
         for _ in range(3):
             # under the final wave's cap CARBS often has no candidate and suggests its
-            # cheapest: expected here, so its warning is logged at DEBUG
-            with quiet_cap_fallback() if wave is not None else contextlib.nullcontext():
+            # cheapest: expected there, so its warning is logged at DEBUG
+            with quiet_cap_fallback() if quiet else contextlib.nullcontext():
                 sug = self.opt.suggest(max_suggestion_cost=cap)
             if sug.suggestion_id not in self.trial_ids:
                 break
