@@ -3,6 +3,7 @@ scheduling of the CARBS sweeper, on Hydra's joblib launcher.
 
     python -m benchmarks.sweep_utilisation            # 64 trials at 2, 4 and 8 workers
     python -m benchmarks.sweep_utilisation --quick    # 16 trials at 8 workers, 10x shorter (< 60 s)
+    python -m benchmarks.sweep_utilisation --workers 8 --arms async async+shorten
 
 The task replays the project's own ``lm_tiny`` sweep (``notebooks/data/lm_tiny.sqlite``, 63
 successful trials of a tiny LM on CPU, 6 s to 607 s each): a trial takes the recorded trial
@@ -12,12 +13,18 @@ validation loss, with cost = the seconds it slept. CARBS tunes the same five par
 ``conf/sweep/lm_tiny.yaml``, so it faces the real sweep's spread of trial lengths and its
 cost/loss trade-off.
 
-Both arms run in this process, one after the other at each worker count, with the same app,
+The arms run in this process, one after the other at each worker count, with the same app,
 seed, budget (``max_trials``) and launcher (joblib, a pool of ``n_jobs`` processes):
 
-- baseline: ``hydra.sweeper.schedule=batch`` (CARBS suggests ``n_jobs`` at once; the next batch
+- ``batch``: ``hydra.sweeper.schedule=batch`` (CARBS suggests ``n_jobs`` at once; the next batch
   waits for the slowest trial: how Hydra's Optuna and Nevergrad sweepers work too);
-- ours: ``schedule=async`` (a freed worker gets the next suggestion at once).
+- ``async``: ``schedule=async final_wave=none`` (a freed worker gets the next suggestion at
+  once);
+- ``async+shorten``: ``schedule=async final_wave=shorten`` (launches capped to end with the
+  trials in flight or the sweep's expected last launch: :mod:`carbs.sweep.final_wave`).
+
+``--arms`` picks some (``--quick`` runs the two async ones). Trial lengths and CARBS's choices
+depend on timing, so two runs of one arm differ: a single run compares arms loosely.
 
 Figures per arm, both ways (the sweeps' own records give every trial's start and end):
 
@@ -39,7 +46,7 @@ Figures per arm, both ways (the sweeps' own records give every trial's start and
 Sleeping trials use no CPU, so the workers' count is not limited by the cores, but starting 8
 worker processes on 2 busy cores takes seconds (it counts in the wall, not in the span). The
 last line is a JSON list: one object per (workers, schedule), then one summary object per
-worker count.
+worker count (each arm's figures, and the fronts at equal trials and at the shortest span).
 """
 
 from __future__ import annotations
@@ -176,19 +183,27 @@ def _hypervolume(cost: np.ndarray, loss: np.ndarray, ref: tuple[float, float]) -
     return area
 
 
-def measure(n_jobs: int, schedule: str, trials: int, work: Path, conf_dir: Path,
+#: the arms: name -> (schedule, final_wave)
+ARMS = {"batch": ("batch", "none"), "async": ("async", "none"),
+        "async+shorten": ("async", "shorten")}
+
+
+def measure(n_jobs: int, arm: str, trials: int, work: Path, conf_dir: Path,
             max_cost: float | None = None, fraction: float | None = None) -> dict:
-    """One sweep; its figures (plus the raw trials for the front comparison). With
-    ``max_cost``: a cost budget (and ``max_trial_cost_fraction``) instead of ``trials``."""
+    """One sweep of an arm of :data:`ARMS`; its figures (plus the raw trials for the front
+    comparison). With ``max_cost``: a cost budget (and ``max_trial_cost_fraction``) instead of
+    ``trials``."""
     from carbs.sweep.journal import load_trials
 
-    name = schedule if max_cost is None else f"{schedule}+cost"
+    schedule, final_wave = ARMS[arm]
+    name = arm if max_cost is None else f"{arm}+cost"
     sweep_dir = work / f"{name}-{n_jobs}"
     budget = ([f"hydra.sweeper.max_trials={trials}"] if max_cost is None else
               ["hydra.sweeper.max_trials=null", f"hydra.sweeper.max_cost={max_cost:.6g}",
                f"hydra.sweeper.max_trial_cost_fraction={fraction}"])
     wall = _run(conf_dir, sweep_dir, [f"hydra.sweeper.n_jobs={n_jobs}",
-                                      f"hydra.sweeper.schedule={schedule}", *budget])
+                                      f"hydra.sweeper.schedule={schedule}",
+                                      f"hydra.sweeper.final_wave={final_wave}", *budget])
     df = load_trials(sweep_dir)
     if (max_cost is None and len(df) != trials) or (df["status"] != "ok").any():
         raise RuntimeError(f"{name} at {n_jobs} workers: {df['status'].value_counts()}")
@@ -217,17 +232,21 @@ def measure(n_jobs: int, schedule: str, trials: int, work: Path, conf_dir: Path,
             "_loss": df["output"].to_numpy()}
 
 
-def _fronts(batch: dict, ours: dict, table_hv: float, ref: tuple[float, float]) -> dict:
-    """Front quality of both arms at equal trial count and at the shorter arm's span."""
-    t = min(batch["span_s"], ours["span_s"])
+def _key(arm: str) -> str:
+    return arm.replace("+", "_")
+
+
+def _fronts(arms: dict[str, dict], table_hv: float, ref: tuple[float, float]) -> dict:
+    """Front quality of every arm at equal trial count and at the shortest arm's span."""
+    t = min(arm["span_s"] for arm in arms.values())
     out = {}
-    for name, arm in (("batch", batch), ("async", ours)):
+    for name, arm in arms.items():
         done = arm["_ends"] <= t + 1e-9
-        out[f"{name}_front_at_equal_trials"] = round(
+        out[f"{_key(name)}_front_at_equal_trials"] = round(
             _hypervolume(arm["_cost"], arm["_loss"], ref) / table_hv, 3)
-        out[f"{name}_front_at_equal_span"] = round(
+        out[f"{_key(name)}_front_at_equal_span"] = round(
             _hypervolume(arm["_cost"][done], arm["_loss"][done], ref) / table_hv, 3)
-        out[f"{name}_trials_at_equal_span"] = int(done.sum())
+        out[f"{_key(name)}_trials_at_equal_span"] = int(done.sum())
     out["equal_span_s"] = round(t, 2)
     return out
 
@@ -243,15 +262,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--trials", type=int, help="trials per sweep (default 64)")
     ap.add_argument("--scale", type=float,
                     help="divide the recorded trial seconds by this (default 10)")
+    ap.add_argument("--arms", nargs="+", choices=list(ARMS),
+                    help="which arms to run (default all: batch, async with final_wave=none, "
+                         "async with final_wave=shorten; with --quick the two async ones)")
     ap.add_argument("--cost-arm", type=float, metavar="FRACTION",
-                    help="also, at the largest worker count, an async sweep with a cost budget "
-                         "(max_cost = the async arm's busy seconds) and "
+                    help="also, at the largest worker count, each async arm with a cost budget "
+                         "(max_cost = the first async arm's busy seconds) and "
                          "max_trial_cost_fraction=FRACTION: do capped late trials shorten the "
                          "drain?")
     args = ap.parse_args(argv)
     workers = args.workers or ([8] if args.quick else [2, 4, 8])
     trials = args.trials or (16 if args.quick else 64)
     scale = args.scale or (100.0 if args.quick else 10.0)
+    args.arms = args.arms or (["async", "async+shorten"] if args.quick else list(ARMS))
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ["TQDM_DISABLE"] = "1"
     # the joblib workers import this module by name
@@ -277,39 +300,41 @@ def main(argv: list[str] | None = None) -> None:
                                          f"scale={10 * scale:g}"])
         for n in workers:
             arms = {}
-            for schedule in ("batch", "async"):
-                arms[schedule] = measure(n, schedule, trials, work, conf_dir)
-                r = arms[schedule]
-                print(f"{n} workers, {schedule:5s}: utilisation {r['utilisation_whole_span']:.2f}"
+            for arm in args.arms:
+                arms[arm] = r = measure(n, arm, trials, work, conf_dir)
+                print(f"{n} workers, {arm:13s}: utilisation {r['utilisation_whole_span']:.2f}"
                       f" over the whole span, {r['utilisation_to_last_launch']:.2f} up to the "
                       f"last launch (then a drain of {r['drain_s']:.1f} s as the last trials "
                       f"end); span {r['span_s']:.1f} s, wall {r['wall_s']:.1f} s, "
                       f"{r['trials_per_worker_hour']:.0f} trials per worker-hour", flush=True)
-            fronts = _fronts(arms["batch"], arms["async"], table_hv, ref)
-            b, a = arms["batch"], arms["async"]
-            summaries.append({"benchmark": "sweep_utilisation", "n_jobs": n, "trials": trials,
-                              "scale": scale,
-                              "utilisation_whole_span_batch": b["utilisation_whole_span"],
-                              "utilisation_whole_span_async": a["utilisation_whole_span"],
-                              "utilisation_to_last_launch_batch": b["utilisation_to_last_launch"],
-                              "utilisation_to_last_launch_async": a["utilisation_to_last_launch"],
-                              "drain_s_batch": b["drain_s"], "drain_s_async": a["drain_s"],
-                              "span_ratio_batch_over_async": round(b["span_s"] / a["span_s"], 2),
-                              **fronts})
+            fronts = _fronts(arms, table_hv, ref)
+            summary: dict[str, Any] = {"benchmark": "sweep_utilisation", "n_jobs": n,
+                                       "trials": trials, "scale": scale}
+            for figure in ("utilisation_whole_span", "utilisation_to_last_launch", "drain_s",
+                           "span_s", "busy_s"):
+                summary.update({f"{figure}_{_key(a)}": r[figure] for a, r in arms.items()})
+            if "batch" in arms and "async" in arms:
+                summary["span_ratio_batch_over_async"] = round(
+                    arms["batch"]["span_s"] / arms["async"]["span_s"], 2)
+            summaries.append({**summary, **fronts})
             print(f"{n} workers: front (hypervolume / the recorded table's) at {trials} trials: "
-                  f"batch {fronts['batch_front_at_equal_trials']:.3f}, async "
-                  f"{fronts['async_front_at_equal_trials']:.3f}; after "
-                  f"{fronts['equal_span_s']:.0f} s: batch {fronts['batch_front_at_equal_span']:.3f}"
-                  f" ({fronts['batch_trials_at_equal_span']} trials), async "
-                  f"{fronts['async_front_at_equal_span']:.3f}", flush=True)
+                  + ", ".join(f"{a} {fronts[f'{_key(a)}_front_at_equal_trials']:.3f}"
+                              for a in arms)
+                  + f"; after {fronts['equal_span_s']:.0f} s: "
+                  + ", ".join(f"{a} {fronts[f'{_key(a)}_front_at_equal_span']:.3f} "
+                              f"({fronts[f'{_key(a)}_trials_at_equal_span']} trials)"
+                              for a in arms), flush=True)
             if args.cost_arm and n == max(workers):
-                arms["async+cost"] = r = measure(n, "async", trials, work, conf_dir,
-                                                 max_cost=a["busy_s"], fraction=args.cost_arm)
-                print(f"{n} workers, async with max_cost={r['max_cost']:g} and "
-                      f"max_trial_cost_fraction={args.cost_arm:g}: {r['trials']} trials, busy "
-                      f"{r['busy_s']:.0f} s, utilisation {r['utilisation_whole_span']:.2f} over "
-                      f"the whole span, {r['utilisation_to_last_launch']:.2f} up to the last "
-                      f"launch, drain {r['drain_s']:.1f} s", flush=True)
+                budget = next(r["busy_s"] for a, r in arms.items() if a != "batch")
+                for arm in [a for a in args.arms if a != "batch"]:
+                    arms[f"{arm}+cost"] = r = measure(n, arm, trials, work, conf_dir,
+                                                      max_cost=budget, fraction=args.cost_arm)
+                    print(f"{n} workers, {arm} with max_cost={r['max_cost']:g} and "
+                          f"max_trial_cost_fraction={args.cost_arm:g}: {r['trials']} trials, "
+                          f"busy {r['busy_s']:.0f} s, utilisation "
+                          f"{r['utilisation_whole_span']:.2f} over the whole span, "
+                          f"{r['utilisation_to_last_launch']:.2f} up to the last launch, drain "
+                          f"{r['drain_s']:.1f} s", flush=True)
             rows += [{k: v for k, v in r.items() if not k.startswith("_")} for r in arms.values()]
     print(json.dumps(rows + summaries))
 

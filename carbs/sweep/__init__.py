@@ -8,6 +8,7 @@
   stops; :mod:`carbs.sweep.scheduling`: when trials launch (async or batch);
   :mod:`carbs.sweep.opening`: a new sweep, or the resume of its journal;
   :mod:`carbs.sweep.trial`: a trial between suggestion and record;
+  :mod:`carbs.sweep.final_wave`: the last launches capped to end with the trials in flight;
 - :mod:`carbs.sweep.launchers`: how each Hydra launcher takes concurrent trials, and how a
   stopping sweep ends their workers;
 - :mod:`carbs.sweep.lock`: one owner per sweep directory;
@@ -36,6 +37,7 @@ _EXPORTS = {
     "SweepLock": "carbs.sweep.lock",
     "SweepLockedError": "carbs.sweep.lock",
     "TrialTask": "carbs.sweep.task",
+    "final_wave_cap": "carbs.sweep.final_wave",
     "TrialOutcome": "carbs.sweep.outcome",
     "interpret_result": "carbs.sweep.outcome",
     "JOURNAL_FILE": "carbs.sweep.journal",
@@ -58,6 +60,7 @@ __all__ = [
     "SweepStoppedError",
     "TrialOutcome",
     "TrialTask",
+    "final_wave_cap",
     "interpret_result",
     "load_settings",
     "load_trials",
@@ -78,6 +81,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from carbs.sweep.final_wave import final_wave_cap
     from carbs.sweep.journal import JOURNAL_FILE, Journal, JournalError, load_trials
     from carbs.sweep.lock import SweepLock, SweepLockedError
     from carbs.sweep.loop import SweepAbortedError, SweepRun, SweepStoppedError

@@ -45,6 +45,7 @@ import pandas as pd
 from hydra.errors import CompactHydraException
 
 from carbs.spaces import Param
+from carbs.sweep.final_wave import final_wave_cap, launches_left
 from carbs.sweep.journal import JOURNAL_FILE, Journal
 from carbs.sweep.launchers import LauncherKind, quiet_launchers, release, stop_workers
 from carbs.sweep.lock import SweepLock
@@ -55,6 +56,7 @@ from carbs.sweep.records import TrialRef, read_result, read_start
 from carbs.sweep.scheduling import Scheduler
 from carbs.sweep.settings import (
     CARBSSweeperConf,
+    FinalWave,
     OnInterrupted,
     SweepConfigError,
     check_param_paths,
@@ -130,6 +132,11 @@ class SweepRun:
         self.inflight: dict[str, Trial] = {}
         self.progress: SweepProgress | None = None
         self.trial_ids: set[str] = set()  # every trial id the journal holds
+        # (seconds from launch to result, cost) of the successful trials this process launched,
+        # and their launch times: seconds per cost for the final wave
+        self.durations: list[tuple[float, float]] = []
+        self._launched_here: dict[str, float] = {}
+        self._final_wave_logged = False
         self.scheduler = Scheduler(self)
         self._signal: int | None = None
         self._critical = 0
@@ -241,18 +248,52 @@ class SweepRun:
         cap = None
         if self.s.max_trial_cost_fraction is not None and self.s.max_cost is not None:
             cap = self.s.max_trial_cost_fraction * (self.s.max_cost - committed) / cap_for
-        return self._new_trial(cap)
+        wave = self.final_wave_cap(committed)
+        if wave is not None:
+            cap = wave if cap is None else min(cap, wave)
+        return self._new_trial(cap, wave, quiet=wave is not None and cap == wave)
 
-    def _new_trial(self, cap: float | None) -> Trial:
+    def final_wave_cap(self, committed: float) -> float | None:
+        """The cap that keeps this launch from ending after the sweep's expected end
+        (:mod:`carbs.sweep.final_wave`), or None: not async, ``final_wave: none``, or too little
+        known yet."""
+        if not self.s.is_async or self.s.final_wave is not FinalWave.shorten or not self.inflight:
+            return None
+        flights = list(self.inflight.values())
+        left = launches_left(
+            trials_left=None if self.s.max_trials is None else self.s.max_trials - self.n_trials,
+            cost_left=None if self.s.max_cost is None else self.s.max_cost - committed,
+            inflight_costs=[t.predicted_cost for t in flights])
+        if left is None:
+            return None
+        cap = final_wave_cap(time.time(), [(t.launched, t.predicted_cost) for t in flights],
+                             self.durations, launches_left=left, n_jobs=self.s.n_jobs)
+        if cap is not None and left <= self.s.n_jobs and not self._final_wave_logged:
+            self._final_wave_logged = True
+            logger.info("final wave: the last launches are capped to end with the trials in "
+                        "flight (hydra.sweeper.final_wave=shorten)")
+        return cap
+
+    def _new_trial(self, cap: float | None, wave: float | None = None,
+                   quiet: bool = False) -> Trial:
         assert self.opt is not None and self.journal is not None
         for _ in range(3):
-            sug = self.opt.suggest(max_suggestion_cost=cap)
+            # under the final wave's cap CARBS often has no candidate and suggests its
+            # cheapest: expected there, so its warning is logged at DEBUG
+            with quiet_cap_fallback() if quiet else contextlib.nullcontext():
+                sug = self.opt.suggest(max_suggestion_cost=cap)
             if sug.suggestion_id not in self.trial_ids:
                 break
             self.opt.forget(sug.suggestion_id)  # an id the journal already holds
         t = Trial(sug.suggestion_id, dict(sug.config),
                    predicted_cost=self.predicted_cost(sug.predictions))
-        self.journal.add_running(t.trial_id, t.config, sug.predictions)
+        predictions = sug.predictions
+        if wave is not None:
+            predictions = {**(predictions or {}), "final_wave_cap": wave}
+            logger.debug("final wave: trial %s capped at predicted cost %.4g (%s)", t.trial_id,
+                         wave, "its cheapest candidate" if "fallback" in predictions
+                         else f"predicted {t.predicted_cost:.4g}")
+        self.journal.add_running(t.trial_id, t.config, predictions)
         self.trial_ids.add(t.trial_id)
         self.n_trials += 1
         self.opt.save(self.sweep_dir / STATE_FILE)
@@ -276,6 +317,7 @@ class SweepRun:
             t.job_num, self.next_job = self.next_job, self.next_job + 1
             t.attempt += 1
             t.launched, t.adopted = time.time(), False
+            self._launched_here[t.trial_id] = t.launched
             self.journal.launch(t.trial_id, t.job_num)
             refs[t.job_num] = self.ref(t)
             self.inflight[t.trial_id] = t
@@ -336,8 +378,11 @@ class SweepRun:
         self.opt.save(self.sweep_dir / STATE_FILE)
         self.spent += out.cost
         self.n_finished += 1
+        launched = self._launched_here.pop(t.trial_id, None)
         if out.status == "ok":
             self.consecutive_failures = 0
+            if launched is not None and not t.adopted:
+                self.durations.append((time.time() - launched, float(out.cost)))
         else:
             self.n_failed += 1
             self.consecutive_failures += 1
@@ -405,6 +450,25 @@ class SweepRun:
             f"sweep {self.name} stopped by {name}: {self.n_finished} trial(s) finished, "
             f"{stopped} stopped in flight (noted in the journal, relaunched on resume), "
             f"{ended} worker process(es) ended; resume with hydra.sweep.dir={self.sweep_dir}")
+
+
+@contextlib.contextmanager
+def quiet_cap_fallback() -> Iterator[None]:
+    """CARBS's warning that no candidate is within the cost cap, logged at DEBUG meanwhile."""
+    carbs_logger = logging.getLogger("carbs")
+
+    def _demote(record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING and record.getMessage().startswith(
+                "no candidate within the cost cap"):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+            return carbs_logger.isEnabledFor(logging.DEBUG)
+        return True
+
+    carbs_logger.addFilter(_demote)
+    try:
+        yield
+    finally:
+        carbs_logger.removeFilter(_demote)
 
 
 def _read_only(sweep_dir: Path, e: OSError) -> str:

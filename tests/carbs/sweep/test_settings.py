@@ -88,6 +88,8 @@ def test_yaml_strings_for_numbers_are_accepted():
     ({"direction": "down"}, (r"direction: Invalid value 'down', expected one of \[minimize, "
                              r"maximize\]")),
     ({"schedule": "eager"}, r"schedule: Invalid value 'eager'"),
+    ({"final_wave": "trim"}, (r"hydra\.sweeper\.final_wave: Invalid value 'trim', expected one "
+                              r"of \[shorten, none\]")),
     ({"on_interrupted": "ignore"}, r"on_interrupted: Invalid value 'ignore'"),
     ({"max_consecutive_failures": 0}, r"max_consecutive_failures"),
     ({"max_trial_cost_fraction": 2.0, "max_cost": 10.0}, r"max_trial_cost_fraction must be in"),
