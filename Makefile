@@ -61,7 +61,7 @@ test: $(STAMP)
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(PY) -m pytest -q -n 2 --dist loadgroup --durations=10 tests
 
 # The tuner benchmark's HEBO arm runs in its own environment (HEBO 0.3.6 pins numpy<1.25):
-# .venv-hebo from benchmarks/tuners/hebo_requirements.txt (about a minute; torch is the largest
+# .venv-hebo from benchmarks/tuners/hebo_requirements.txt (about 2 minutes, 1.8 GB; torch is the largest
 # part). `python -m benchmarks.tuners` finds it there and skips only the hebo arm without it.
 HEBO_VENV := .venv-hebo
 bench-hebo-env: $(HEBO_VENV)/.installed
