@@ -9,9 +9,9 @@ launch (now + (launches left - 1) x the finished trials' mean seconds / ``n_jobs
 sweep the horizon is far and the cap does not bind; over its last ``n_jobs`` launches it is the
 trials in flight that bound it (the final wave).
 
-Cost is not seconds in general (FLOPs, tokens, ...): the sweep learns seconds per unit of cost
-from its own finished trials (the median of seconds / cost of the successful ones, seconds from
-launch to result), predicts each in-flight trial's end as its launch time + its predicted cost x
+Cost is not seconds in general (FLOPs, tokens, ...): the sweep learns seconds per unit of
+CARBS's predicted cost from its own finished trials (the median of seconds / predicted cost of
+the successful ones, seconds from launch to result; the caller passes the pairs), predicts each in-flight trial's end as its launch time + its predicted cost x
 seconds per cost, and caps the new suggestion at (latest predicted end - now) / seconds per cost.
 No cap before :data:`MIN_FINISHED` successful trials have finished, nor when the estimate is not
 a finite positive number. A cap below anything CARBS can suggest makes it suggest its cheapest

@@ -132,8 +132,8 @@ class SweepRun:
         self.inflight: dict[str, Trial] = {}
         self.progress: SweepProgress | None = None
         self.trial_ids: set[str] = set()  # every trial id the journal holds
-        # (seconds from launch to result, cost) of the successful trials this process launched,
-        # and their launch times: seconds per cost for the final wave
+        # (seconds from launch to result, predicted cost) of the successful trials this
+        # process launched, and their launch times: seconds per cost for the final wave
         self.durations: list[tuple[float, float]] = []
         self._launched_here: dict[str, float] = {}
         self._final_wave_logged = False
@@ -382,7 +382,11 @@ class SweepRun:
         if out.status == "ok":
             self.consecutive_failures = 0
             if launched is not None and not t.adopted:
-                self.durations.append((time.time() - launched, float(out.cost)))
+                # seconds per unit of *predicted* cost: the cap and the in-flight trials' ends
+                # are in CARBS's predicted costs, so its bias (under-predicting the dear
+                # trials) is learnt along with the seconds
+                per = t.predicted_cost if t.predicted_cost > 0 else float(out.cost)
+                self.durations.append((time.time() - launched, per))
         else:
             self.n_failed += 1
             self.consecutive_failures += 1
