@@ -67,17 +67,21 @@ def final_wave_cap(now: float, inflight: Sequence[tuple[float, float]],
         ends of the trials in flight and the expected time of the sweep's last launch (now +
         (launches_left - 1) x the finished trials' mean seconds / n_jobs); at least the smallest
         positive float (every trial in flight is expected to have ended: the cheapest
-        candidate). None without trials in flight, without enough finished trials, or when the
-        estimate is not finite.
+        candidate). None without enough finished trials, when a trial in flight has no
+        usable predicted cost, or when the estimate is not finite.
     """
     spc = seconds_per_cost(finished, min_finished)
+    if spc is None:
+        return None
     ends = [launched + cost * spc for launched, cost in inflight
-            if spc is not None and math.isfinite(launched) and math.isfinite(cost) and cost >= 0]
-    if spc is None or not ends:
+            if math.isfinite(launched) and math.isfinite(cost) and cost >= 0]
+    if len(ends) < len(inflight):  # a trial in flight whose end cannot be predicted
         return None
     seconds = [s for s, c in finished if math.isfinite(s) and s > 0]
     last_launch = now + max(launches_left - 1, 0) * statistics.fmean(seconds) / max(n_jobs, 1)
-    cap = (max(*ends, last_launch) - now) / spc
+    # nothing in flight (trials that ended together free every worker at once): the
+    # horizon is the expected last launch alone
+    cap = (max([*ends, last_launch]) - now) / spc
     if math.isnan(cap) or cap == math.inf:
         return None
     return max(cap, _TINY)

@@ -257,7 +257,7 @@ class SweepRun:
         """The cap that keeps this launch from ending after the sweep's expected end
         (:mod:`carbs.sweep.final_wave`), or None: not async, ``final_wave: none``, or too little
         known yet."""
-        if not self.s.is_async or self.s.final_wave is not FinalWave.shorten or not self.inflight:
+        if not self.s.is_async or self.s.final_wave is not FinalWave.shorten:
             return None
         flights = list(self.inflight.values())
         left = launches_left(

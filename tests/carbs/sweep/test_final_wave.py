@@ -35,9 +35,16 @@ def test_the_cap_ends_a_launch_with_the_latest_predicted_end_in_flight():
 
 def test_no_cap_without_enough_knowledge():
     assert final_wave_cap(105.0, [(100.0, 5.0)], FINISHED[:2]) is None
-    assert final_wave_cap(105.0, [], FINISHED) is None
     assert final_wave_cap(105.0, [(100.0, math.nan)], FINISHED) is None
     assert final_wave_cap(105.0, [(100.0, 5.0)], [(1e308, 1e-308)] * 3) is None  # inf s/cost
+
+
+def test_nothing_in_flight_the_expected_last_launch_bounds_it():
+    # trials that ended together free every worker at once: the last launch gets the cheapest
+    # candidate, the one before it half a mean trial (2 workers, 12 s mean, 2 s per cost: 3)
+    last = final_wave_cap(105.0, [], FINISHED, launches_left=1, n_jobs=2)
+    assert last is not None and 0 < last < 1e-300
+    assert final_wave_cap(105.0, [], FINISHED, launches_left=2, n_jobs=2) == pytest.approx(3.0)
 
 
 def test_earlier_launches_may_run_until_the_expected_last_launch():
