@@ -31,10 +31,11 @@ import json
 import logging
 import math
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.hydra_multirun import time_multirun
 
 # (torch is imported in main(): the joblib workers import this module for the task, by name)
 
@@ -62,7 +63,6 @@ hydra:
       act: {space: categorical, choices: [gelu, relu], center: gelu}
 """
 
-_QUIET = ["hydra/job_logging=disabled", "hydra/hydra_logging=disabled"]
 
 
 def _task(cfg) -> dict:
@@ -74,23 +74,10 @@ def _task(cfg) -> dict:
 
 def _run_app(conf_dir: Path, overrides: list[str]) -> float:
     """One in-process Hydra multirun; returns its wall time."""
-    import hydra
-    from hydra.core.global_hydra import GlobalHydra
-
     # by its module's name (not __main__), so that joblib's workers can unpickle it
-    from benchmarks.sweep_overhead import _task as task
+    from benchmarks.sweep_overhead import _task
 
-    GlobalHydra.instance().clear()
-    app = hydra.main(config_path=str(conf_dir), config_name="config", version_base="1.3")(task)
-    argv = sys.argv
-    sys.argv = ["sweep_overhead", "--multirun", *overrides, *_QUIET]
-    try:
-        t0 = time.perf_counter()
-        app()
-        return time.perf_counter() - t0
-    finally:
-        sys.argv = argv
-        GlobalHydra.instance().clear()
+    return time_multirun(_task, conf_dir, overrides, prog="sweep_overhead")
 
 
 def _launcher(workers: int) -> list[str]:

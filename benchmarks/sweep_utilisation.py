@@ -56,7 +56,6 @@ import json
 import logging
 import os
 import sqlite3
-import sys
 import tempfile
 import time
 from functools import lru_cache
@@ -65,10 +64,11 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.hydra_multirun import time_multirun
+
 REPO = Path(__file__).resolve().parents[1]
 TABLE = REPO / "notebooks" / "data" / "lm_tiny.sqlite"
 SWEEP_YAML = REPO / "conf" / "sweep" / "lm_tiny.yaml"
-_QUIET = ["hydra/job_logging=disabled", "hydra/hydra_logging=disabled"]
 
 
 # --- the replay task (imported by the joblib workers) -----------------------------------------
@@ -147,25 +147,12 @@ def _write_app(conf_dir: Path, scale: float) -> None:
 
 def _run(conf_dir: Path, sweep_dir: Path, overrides: list[str]) -> float:
     """One in-process Hydra multirun; returns its wall time."""
-    import hydra
-    from hydra.core.global_hydra import GlobalHydra
-
     # by its module's name (not __main__), so that the joblib workers can unpickle it
-    from benchmarks.sweep_utilisation import replay_task as task
+    from benchmarks.sweep_utilisation import replay_task
 
-    GlobalHydra.instance().clear()
-    app = hydra.main(config_path=str(conf_dir), config_name="config",
-                     version_base="1.3")(task)
-    argv = sys.argv
-    sys.argv = ["sweep_utilisation", "--multirun", "+sweep=replay",
-                f"hydra.sweep.dir={sweep_dir}", *overrides, *_QUIET]
-    try:
-        t0 = time.perf_counter()
-        app()
-        return time.perf_counter() - t0
-    finally:
-        sys.argv = argv
-        GlobalHydra.instance().clear()
+    return time_multirun(replay_task, conf_dir, ["+sweep=replay",
+                                                 f"hydra.sweep.dir={sweep_dir}", *overrides],
+                         prog="sweep_utilisation")
 
 
 def _hypervolume(cost: np.ndarray, loss: np.ndarray, ref: tuple[float, float]) -> float:

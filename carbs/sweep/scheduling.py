@@ -80,11 +80,7 @@ class Scheduler:
                 # the first trial is composed here, so a config that cannot compose stops
                 # nothing but its own trial; later ones are composed by the launcher only
                 self.composed_once = True
-                try:
-                    run.compose(overrides)
-                except Exception as e:  # noqa: BLE001  (a config this job cannot compose)
-                    run.finish(t, TrialOutcome("failed", math.nan, 0.0,
-                                               error=f"config composition failed: {e}"))
+                if not self._composes(t, overrides):
                     return
             launcher = self._launcher(run.mark_launched([t]))
         if run.kind.inline:
@@ -95,6 +91,19 @@ class Scheduler:
             return
         threading.Thread(target=self._launch_thread, args=(launcher, overrides, t),
                          name=f"carbs-job-{t.job_num}", daemon=True).start()
+
+    def _composes(self, t: Trial, overrides: list[str]) -> bool:
+        """Compose trial ``t``'s config in the sweep's process (the first launch only), so a
+        config that cannot compose fails its own trial, recorded, and stops nothing else."""
+        run = self.run
+        assert run.compose is not None
+        try:
+            run.compose(overrides)
+        except Exception as e:  # noqa: BLE001  (a config this job cannot compose)
+            run.finish(t, TrialOutcome("failed", math.nan, 0.0,
+                                       error=f"config composition failed: {e}"))
+            return False
+        return True
 
     def _launcher(self, refs: dict[int, TrialRef]) -> Any:
         """A launcher instance running these trials' task, set up for this launcher kind."""
@@ -198,13 +207,8 @@ class Scheduler:
         with run.bookkeeping():
             for t in batch:
                 ov = run.overrides(t)
-                if run.compose is not None and self.launches == 0:
-                    try:
-                        run.compose(ov)
-                    except Exception as e:  # noqa: BLE001  (a config this job cannot compose)
-                        run.finish(t, TrialOutcome("failed", math.nan, 0.0,
-                                                   error=f"config composition failed: {e}"))
-                        continue
+                if run.compose is not None and self.launches == 0 and not self._composes(t, ov):
+                    continue
                 launchable.append(t)
                 overrides.append(ov)
             if not launchable:
