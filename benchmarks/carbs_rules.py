@@ -40,6 +40,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from benchmarks.jsonl import append_jsonl, read_jsonl
 from benchmarks.tuners.adapters import CarbsTuner
 from benchmarks.tuners.base import Budget, Problem
 from benchmarks.tuners.metrics import front_gap
@@ -177,19 +178,6 @@ def _trials(cost: list[float], nf: list[float], status: list[str]) -> pd.DataFra
     return pd.DataFrame({"trial_index": np.arange(len(cost)), "cost": cost,
                          "cumulative_cost": np.cumsum(cost), "status": status,
                          "metric.noise_free_output": nf})
-
-
-def load_runs(path: Path) -> list[dict[str, Any]]:
-    """Runs already in ``path`` (a JSON-lines file; a torn last line is ignored)."""
-    if not path.is_file():
-        return []
-    runs = []
-    for line in path.read_text().splitlines():
-        try:
-            runs.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return runs
 
 
 def summarise(runs: pd.DataFrame, default: str | None = None) -> pd.DataFrame:
@@ -345,21 +333,19 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     out = args.out or Path("runs") / ("carbs_rules-quick" if args.quick else "carbs_rules")
     out.mkdir(parents=True, exist_ok=True)
     path = out / "runs.jsonl"
-    runs = load_runs(path)
+    runs = read_jsonl(path)
     done = {(r["problem"], r["arm"], r["seed"]) for r in runs}
     todo = [(p, a, s) for s in seeds for p in problems for a in arms if (p, a, s) not in done]
     t0 = time.perf_counter()
     if not args.report_only:
-        with path.open("a") as f:
-            for p, a, s in tqdm(todo, desc="carbs runs"):
-                prob = get_problem(p)
-                budget = prob.budget
-                if args.quick:
-                    budget = Budget(prob.budget.cost, QUICK_TRIALS)
-                run = run_arm(prob, a, s, budget)
-                f.write(json.dumps(run) + "\n")
-                f.flush()
-                runs.append(run)
+        for p, a, s in tqdm(todo, desc="carbs runs"):
+            prob = get_problem(p)
+            budget = prob.budget
+            if args.quick:
+                budget = Budget(prob.budget.cost, QUICK_TRIALS)
+            run = run_arm(prob, a, s, budget)
+            append_jsonl(path, [run])
+            runs.append(run)
     table = pd.DataFrame([{k: v for k, v in r.items() if k not in ("cost", "noise_free",
                                                                    "status")}
                           for r in runs if r["problem"] in problems and r["arm"] in arms

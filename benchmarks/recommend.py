@@ -58,6 +58,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from benchmarks.jsonl import append_jsonl, read_jsonl
 from benchmarks.tuners.base import Problem
 from benchmarks.tuners.chinchilla_sim import (
     ChinchillaProblem,
@@ -252,19 +253,6 @@ def _n_opt(problem: ChinchillaProblem, budget: float) -> float:
     return float(math.exp(res.x))
 
 
-def _load_rows(path: Path) -> list[dict]:
-    """Rows already in ``path`` (JSON lines; a torn last line is ignored)."""
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return rows
-
-
 def summarise(rows: pd.DataFrame) -> tuple[dict, list[str]]:
     """Per problem, factor and method: mean and median gap (and of each part); whether ours
     beats each baseline on both; and the diagnostics of every loss."""
@@ -327,7 +315,7 @@ def main(argv: list[str] | None = None) -> dict:
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
         store = args.out / "rows.jsonl"
-        rows = [r for r in _load_rows(store) if r["problem"] in problems
+        rows = [r for r in read_jsonl(store) if r["problem"] in problems
                 and r["seed"] < n_seeds]
     # a (problem, seed) counts as done with all its rows (a torn write leaves fewer)
     counts = pd.Series([(r["problem"], r["seed"]) for r in rows], dtype=object).value_counts()
@@ -338,8 +326,7 @@ def main(argv: list[str] | None = None) -> dict:
         new = one_seed(p, seed, n_boot, max_trials, ablation=not args.quick)
         rows += new
         if store is not None:
-            with store.open("a") as f:
-                f.write("".join(json.dumps(r) + "\n" for r in new))
+            append_jsonl(store, new)
     df = pd.DataFrame(rows)
     if args.csv:
         df.to_csv(args.csv, index=False)
