@@ -122,12 +122,16 @@ class CARBS(PersistenceMixin):
 
         ``max_suggestion_cost`` caps the predicted cost of this call's suggestions (the lower
         of it and ``CARBSConfig.max_suggestion_cost`` applies), e.g. a fraction of what is left
-        of a sweep's budget."""
+        of a sweep's budget. When no candidate is predicted under a cap, the cheapest one is
+        suggested and its predictions say so (``fallback``, ``cap``); that is logged as a
+        warning (once per optimiser) when the config's cap or budget binds, and at DEBUG when
+        this call's own cap does: the caller asked for it."""
         if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer))
                               or n < 1):
             raise ValueError(f"n must be a positive int, got {n!r}")
         n = None if n is None else int(n)
         cap = self.config.max_suggestion_cost
+        call_cap = None
         if max_suggestion_cost is not None:
             call_cap = _real_number("max_suggestion_cost", max_suggestion_cost, "a cost cap")
             if not call_cap > 0:
@@ -135,7 +139,7 @@ class CARBS(PersistenceMixin):
             cap = call_cap if cap is None else min(cap, call_cap)
         with self._lock:
             t0 = time.perf_counter()
-            state: dict[str, Any] = {"cap": cap}
+            state: dict[str, Any] = {"cap": cap, "call_cap": call_cap}
             threads = torch.get_num_threads()
             limit = self.config.num_threads
             # torch's and the BLAS libraries' (scipy's L-BFGS-B) thread pools, for this call only
@@ -440,10 +444,12 @@ class CARBS(PersistenceMixin):
                                self._outstanding_basic(), weights)
         if len(cand) == 0:
             return self._suggest_random()
-        return self._best_candidate(cand, origins, groups.mean_cost[front], target, cap)
+        return self._best_candidate(cand, origins, groups.mean_cost[front], target, cap,
+                                    callers_cap=cap is not None and cap == state["call_cap"])
 
     def _best_candidate(self, cand: np.ndarray, origins: np.ndarray, front_costs: np.ndarray,
-                        target: float | None, cap: float | None) -> Suggestion:
+                        target: float | None, cap: float | None,
+                        callers_cap: bool = False) -> Suggestion:
         """Score the candidates and suggest the argmax. The cost model is predicted for every
         candidate; the output and success models only where the argmax can be: first the
         candidates under the cap in the target's cost stratum, and only when none of them has a
@@ -467,12 +473,14 @@ class CARBS(PersistenceMixin):
                 i = int(np.argmax(np.where(np.isfinite(score), score, -np.inf)))
                 return self._emit(cand[idx[i]], self._bo_predictions(pred, i, score[i],
                                                                      log_ei[i]))
-        # once per optimiser: near the end of a budget every suggestion may hit the cap
-        log = logger.debug if self._warned_cap else logger.warning
-        self._warned_cap = True
         i = int(np.argmin(cost))
         why = ("no candidate has a finite acquisition score" if under.any()
                else "no candidate within the cost cap")
+        # once per optimiser: near the end of a budget every suggestion may hit the cap; a cap
+        # the caller set for this call is expected to bind (e.g. a sweep's last launches)
+        quiet = self._warned_cap or (callers_cap and not under.any())
+        log = logger.debug if quiet else logger.warning
+        self._warned_cap = self._warned_cap or not quiet
         if under.any():
             log("no candidate has a finite acquisition score (the success model gives them all "
                 "P(success) = 0); suggesting the cheapest (further ones are logged at DEBUG)")

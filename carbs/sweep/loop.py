@@ -251,7 +251,7 @@ class SweepRun:
         wave = self.final_wave_cap(committed)
         if wave is not None:
             cap = wave if cap is None else min(cap, wave)
-        return self._new_trial(cap, wave, quiet=wave is not None and cap == wave)
+        return self._new_trial(cap, wave)
 
     def final_wave_cap(self, committed: float) -> float | None:
         """The cap that keeps this launch from ending after the sweep's expected end
@@ -274,14 +274,12 @@ class SweepRun:
                         "flight (hydra.sweeper.final_wave=shorten)")
         return cap
 
-    def _new_trial(self, cap: float | None, wave: float | None = None,
-                   quiet: bool = False) -> Trial:
+    def _new_trial(self, cap: float | None, wave: float | None = None) -> Trial:
         assert self.opt is not None and self.journal is not None
         for _ in range(3):
-            # under the final wave's cap CARBS often has no candidate and suggests its
-            # cheapest: expected there, so its warning is logged at DEBUG
-            with quiet_cap_fallback() if quiet else contextlib.nullcontext():
-                sug = self.opt.suggest(max_suggestion_cost=cap)
+            # under this call's cap (the final wave's, max_trial_cost_fraction's) CARBS may
+            # have no candidate and suggest its cheapest: expected, so CARBS logs it at DEBUG
+            sug = self.opt.suggest(max_suggestion_cost=cap)
             if sug.suggestion_id not in self.trial_ids:
                 break
             self.opt.forget(sug.suggestion_id)  # an id the journal already holds
@@ -454,25 +452,6 @@ class SweepRun:
             f"sweep {self.name} stopped by {name}: {self.n_finished} trial(s) finished, "
             f"{stopped} stopped in flight (noted in the journal, relaunched on resume), "
             f"{ended} worker process(es) ended; resume with hydra.sweep.dir={self.sweep_dir}")
-
-
-@contextlib.contextmanager
-def quiet_cap_fallback() -> Iterator[None]:
-    """CARBS's warning that no candidate is within the cost cap, logged at DEBUG meanwhile."""
-    carbs_logger = logging.getLogger("carbs")
-
-    def _demote(record: logging.LogRecord) -> bool:
-        if record.levelno == logging.WARNING and record.getMessage().startswith(
-                "no candidate within the cost cap"):
-            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
-            return carbs_logger.isEnabledFor(logging.DEBUG)
-        return True
-
-    carbs_logger.addFilter(_demote)
-    try:
-        yield
-    finally:
-        carbs_logger.removeFilter(_demote)
 
 
 def _read_only(sweep_dir: Path, e: OSError) -> str:

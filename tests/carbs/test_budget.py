@@ -67,6 +67,20 @@ def test_a_spent_budget_suggests_the_cheapest_candidate_and_warns_once(params_4d
     assert max(costs) < observed
 
 
+def test_a_binding_cap_of_the_call_itself_falls_back_quietly(params_4d, cost_aware, caplog):
+    # the caller set this call's cap (e.g. a sweep's last launches): the cheapest candidate is
+    # suggested and recorded as a fallback, logged at DEBUG rather than warned about
+    opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=3, resample_frequency=0, **FAST),
+                params_4d)
+    _run(opt, cost_aware, 6)
+    with caplog.at_level(logging.DEBUG, logger="carbs"):
+        s = opt.suggest(max_suggestion_cost=1e-12)
+    assert s.predictions["fallback"] == "cheapest candidate: no candidate within the cost cap"
+    assert s.predictions["cap"] == 1e-12
+    warned = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not warned and "no candidate within the cost cap" in caplog.text
+
+
 def test_cost_window_keeps_targets_and_costs_near_it(params_4d, cost_aware):
     opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=4, cost_window=(2.0, 30.0),
                             **FAST), params_4d)
