@@ -54,7 +54,7 @@ from typing import Any
 
 import pandas as pd
 
-from tays.journal import read_journal_meta
+from tays import atomic_write_text, read_journal_meta
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_SWEEP = ROOT / "notebooks" / "data" / "lm_cpu_scaling.sqlite"
@@ -246,10 +246,7 @@ def train_arm(cfg, arm: Arm, seed: int, out: Path) -> dict[str, Any]:
                   arm=arm.name, factor=arm.factor, budget=arm.budget, seed=seed,
                   overrides=" ".join(arm.overrides()), started_at=started, finished_at=_now(),
                   **{f"param.{k}": v for k, v in arm.params.items()}, **arm.extra)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=1, default=float) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(result, indent=1, default=float) + "\n")
     return result
 
 
