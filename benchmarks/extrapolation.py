@@ -328,6 +328,23 @@ def finish(rows: list[dict[str, Any]], out: Path, n_column: str) -> int:
     return 0
 
 
+def _bad_arguments(args: argparse.Namespace) -> str:
+    """The first invalid command-line value, said with its flag and the fix ("" when none)."""
+    for f in args.factors:
+        if not (math.isfinite(f) and f > 0):
+            return (f"--factors {f:g}: a factor multiplies the sweep's largest run's FLOPs; "
+                    "give a finite number > 0 (e.g. 10)")
+    for s in args.seeds:
+        if s < 0:
+            return f"--seeds {s}: seeds are training seeds, give integers >= 0"
+    for o in args.override:
+        if "=" not in o or not o.split("=", 1)[0].strip():
+            return f"--override {o!r}: give a Hydra override KEY=VALUE, e.g. train.device=cpu"
+    if args.bootstrap < 1:
+        return f"--bootstrap {args.bootstrap}: give a number of resamples >= 1"
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m benchmarks.extrapolation",
@@ -355,6 +372,9 @@ def main(argv: list[str] | None = None) -> int:
                          "plan.json names (the table of a run still under way)")
     ap.add_argument("--quick", action="store_true", help="a pipeline check in under a minute")
     args = ap.parse_args(argv)
+    bad = _bad_arguments(args)
+    if bad:
+        ap.error(bad)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("composer", "recipes", "scaling", "torch"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -71,3 +71,20 @@ def test_quick_run_trains_writes_and_resumes(tmp_path, capsys, monkeypatch) -> N
         ex.main(["--collect", "--out", str(tmp_path / "elsewhere")])
     with pytest.raises(SystemExit, match="does not exist"):
         ex.main(["--sweep", str(tmp_path / "missing.sqlite"), "--plan-only"])
+
+
+@pytest.mark.parametrize("argv, flag", [
+    (["--factors", "0"], "--factors 0"),
+    (["--factors", "nan"], "--factors nan"),
+    (["--seeds", "-1"], "--seeds -1"),
+    (["--override", "train.device"], "--override 'train.device'"),
+    (["--bootstrap", "0"], "--bootstrap 0"),
+])
+def test_bad_arguments_are_refused_naming_the_flag_before_anything_runs(argv, flag, tmp_path,
+                                                                          capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        ex.main([*argv, "--out", str(tmp_path / "out"), "--plan-only"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert flag in err and "give" in err
+    assert not (tmp_path / "out").exists()  # nothing written
