@@ -6,12 +6,23 @@ scheduling of the CARBS sweeper, on Hydra's joblib launcher.
     python -m benchmarks.sweep_utilisation --workers 8 --arms async async+shorten
 
 The task replays the project's own ``lm_tiny`` sweep (``notebooks/data/lm_tiny.sqlite``, 63
-successful trials of a tiny LM on CPU, 6 s to 607 s each): a trial takes the recorded trial
-nearest to its configuration (in the search space's basic coordinates), sleeps for that trial's
-``metric.job_seconds`` divided by ``--scale`` (default 10: 0.6 s to 61 s) and returns its
-validation loss, with cost = the seconds it slept. CARBS tunes the same five parameters as
-``conf/sweep/lm_tiny.yaml``, so it faces the real sweep's spread of trial lengths and its
-cost/loss trade-off.
+successful trials of a tiny LM on CPU, 6 s to 607 s each). CARBS tunes the same five parameters
+as ``conf/sweep/lm_tiny.yaml``, so it faces the real sweep's spread of trial lengths and its
+cost/loss trade-off. A trial returns the validation loss of the recorded trial nearest to its
+configuration (in the search space's basic coordinates) and sleeps; ``--replay`` says for how
+long and what it charges:
+
+- ``flops`` (default): as the real sweep does (``cost: metric.flops``), the cost is the trial's
+  training FLOPs from the recipe's own formula (``recipes.lm.model.training_flops``, tabulated
+  here over the search space's widths and depths), and it sleeps for the recorded table's
+  seconds-per-FLOPs law (a log-log fit over its 63 trials) at those FLOPs, times the nearest
+  recorded trial's own deviation from that law (its timing noise: sd 0.41 in log-seconds),
+  divided by ``--scale`` (default 10: 0.5 s to 59 s). The sleep follows the trial's size, as a
+  real trial's does, so the sweep can predict it only as well as real timings allow;
+- ``nearest``: it sleeps for the nearest recorded trial's ``metric.job_seconds`` / ``--scale``
+  and charges those seconds as its cost. A change of learning rate can then land on a 10x
+  longer recorded trial, so a trial's length does not follow its size: no sweep can predict it,
+  which no real sweep faces (its cost is FLOPs).
 
 The arms run in this process, one after the other at each worker count, with the same app,
 seed, budget (``max_trials``) and launcher (joblib, a pool of ``n_jobs`` processes):
@@ -54,6 +65,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sqlite3
 import tempfile
@@ -69,26 +81,34 @@ from benchmarks.hydra_multirun import time_multirun
 REPO = Path(__file__).resolve().parents[1]
 TABLE = REPO / "notebooks" / "data" / "lm_tiny.sqlite"
 SWEEP_YAML = REPO / "conf" / "sweep" / "lm_tiny.yaml"
+#: the recorded sweep's tokenizer vocabulary (metric.vocab_size in its table)
+VOCAB_SIZE = 4096
 
 
 # --- the replay task (imported by the joblib workers) -----------------------------------------
 @lru_cache(maxsize=2)
 def _recorded(table: str) -> tuple[list[str], list[str], dict, np.ndarray, np.ndarray,
-                                   np.ndarray]:
+                                   np.ndarray, np.ndarray]:
     """The recorded successful trials: parameter names, their space kinds, the space, basic
-    coordinates (standardised to [0, 1]), losses and seconds."""
+    coordinates (standardised to [0, 1]), losses, seconds and training FLOPs."""
     con = sqlite3.connect(f"file:{table}?mode=ro", uri=True)
     space = json.loads(dict(con.execute("SELECT key, value FROM meta"))["space"])
     names = list(space)
     cols = ", ".join(f'"param.{n}"' for n in names)
-    rows = con.execute(f'SELECT {cols}, output, "metric.job_seconds" FROM trials '
+    rows = con.execute(f'SELECT {cols}, output, "metric.job_seconds", "metric.flops" FROM trials '
                        "WHERE status = 'ok' AND \"metric.job_seconds\" IS NOT NULL").fetchall()
     con.close()
     kinds = [{"LogSpace": "log", "LogitSpace": "logit"}.get(space[n]["type"], "linear")
              for n in names]
     data = np.array(rows, dtype=float)
-    basic = _basic(data[:, :-2], kinds, space, names)
-    return names, kinds, space, basic, data[:, -2], data[:, -1]
+    basic = _basic(data[:, :-3], kinds, space, names)
+    return names, kinds, space, basic, data[:, -3], data[:, -2], data[:, -1]
+
+
+def seconds_law(flops: np.ndarray, seconds: np.ndarray) -> tuple[float, float]:
+    """(slope, intercept) of the least-squares line of log seconds on log FLOPs."""
+    slope, intercept = np.polyfit(np.log(flops), np.log(seconds), 1)
+    return float(slope), float(intercept)
 
 
 def _basic(values: np.ndarray, kinds: list[str], space: dict, names: list[str]) -> np.ndarray:
@@ -102,13 +122,28 @@ def _basic(values: np.ndarray, kinds: list[str], space: dict, names: list[str]) 
 
 
 def replay_task(cfg: Any) -> dict:
-    """The recorded trial nearest to ``cfg``: sleep its (scaled) seconds, return its loss."""
-    names, kinds, space, basic, loss, seconds = _recorded(str(cfg.table))
+    """The recorded trial nearest to ``cfg``: its loss, after sleeping for the (scaled) seconds
+    ``cfg.replay`` gives (``flops``: the table's seconds-per-FLOPs law at this trial's FLOPs
+    times the nearest trial's deviation from it, cost = FLOPs; ``nearest``: the nearest trial's
+    seconds, cost = those seconds)."""
+    names, kinds, space, basic, loss, seconds, flops = _recorded(str(cfg.table))
     query = np.array([[float(_get(cfg, n)) for n in names]])
     i = int(np.argmin(((basic - _basic(query, kinds, space, names)) ** 2).sum(axis=1)))
-    duration = float(seconds[i]) / float(cfg.scale)
+    if cfg.replay == "nearest":
+        duration = float(seconds[i]) / float(cfg.scale)
+        time.sleep(duration)
+        return {"output": float(loss[i]), "cost": duration, "metric.replayed": i}
+    slope, intercept = seconds_law(flops, seconds)
+    key = f"{int(cfg.model.d_model)}x{int(cfg.model.n_layers)}"
+    if key not in cfg.flops_per_token:
+        raise KeyError(f"no FLOPs per token for d_model x n_layers = {key}: the benchmark "
+                       f"tabulates the search space's grid only")
+    cost = float(cfg.flops_per_token[key]) * int(cfg.train.tokens)
+    noise = math.log(seconds[i]) - (slope * math.log(flops[i]) + intercept)
+    duration = math.exp(slope * math.log(cost) + intercept + noise) / float(cfg.scale)
     time.sleep(duration)
-    return {"output": float(loss[i]), "cost": duration, "metric.replayed": i}
+    return {"output": float(loss[i]), "cost": cost, "metric.replayed": i,
+            "metric.seconds": duration}
 
 
 def _get(cfg: Any, path: str) -> Any:
@@ -118,17 +153,36 @@ def _get(cfg: Any, path: str) -> Any:
     return node
 
 
-replay_task.result_keys = ("output", "cost", "metric.replayed")
+replay_task.result_keys = ("output", "cost", "metric.replayed", "metric.seconds")
 
 
 # --- running and measuring --------------------------------------------------------------------
-def _write_app(conf_dir: Path, scale: float) -> None:
+def _flops_per_token(space: dict) -> dict[str, int]:
+    """The recipe's training FLOPs per token of every (d_model, n_layers) the sweep can suggest
+    (``"<d_model>x<n_layers>"``), computed here so that the workers need not import torch."""
+    from recipes.lm.config import ModelConfig
+    from recipes.lm.model import flops_per_token
+
+    width, depth = space["model.d_model"], space["model.n_layers"]
+    step = int(width.get("rounding_factor", 1))
+    out = {}
+    for d in range(int(width["min"]), int(width["max"]) + 1, step):
+        for n in range(int(depth["min"]), int(depth["max"]) + 1):
+            # as conf/sweep/lm_tiny.yaml: model=tiny, head_dim 32, the corpus's 4096 tokens
+            out[f"{d}x{n}"] = flops_per_token(ModelConfig(d_model=d, n_layers=n, n_heads=d // 32,
+                                                          head_dim=32, context_length=128),
+                                              VOCAB_SIZE)
+    return out
+
+
+def _write_app(conf_dir: Path, scale: float, replay: str = "flops") -> None:
     from omegaconf import OmegaConf
 
     sweeper = OmegaConf.load(SWEEP_YAML).hydra.sweeper
     space = OmegaConf.to_container(sweeper.search_space)
-    config: dict[str, Any] = {"scale": scale, "table": str(TABLE), "hydra": {"job": {"chdir":
-                                                                                    False}}}
+    config: dict[str, Any] = {"scale": scale, "table": str(TABLE), "replay": replay,
+                              "flops_per_token": _flops_per_token(space) if replay == "flops"
+                              else {}, "hydra": {"job": {"chdir": False}}}
     for path, spec in space.items():
         node = config
         *parents, leaf = path.split(".")
@@ -249,12 +303,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--trials", type=int, help="trials per sweep (default 64)")
     ap.add_argument("--scale", type=float,
                     help="divide the recorded trial seconds by this (default 10)")
+    ap.add_argument("--replay", choices=["flops", "nearest"], default="flops",
+                    help="flops (default): cost = the trial's training FLOPs, sleep = the "
+                         "recorded seconds-per-FLOPs law at them (with the nearest recorded "
+                         "trial's timing noise); nearest: sleep and cost = the nearest recorded "
+                         "trial's seconds (a length a sweep cannot predict)")
     ap.add_argument("--arms", nargs="+", choices=list(ARMS),
                     help="which arms to run (default all: batch, async with final_wave=none, "
                          "async with final_wave=shorten; with --quick the two async ones)")
     ap.add_argument("--cost-arm", type=float, metavar="FRACTION",
                     help="also, at the largest worker count, each async arm with a cost budget "
-                         "(max_cost = the first async arm's busy seconds) and "
+                         "(max_cost = the first async arm's summed cost) and "
                          "max_trial_cost_fraction=FRACTION: do capped late trials shorten the "
                          "drain?")
     args = ap.parse_args(argv)
@@ -271,15 +330,15 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(1)
     logging.basicConfig(level=logging.WARNING)
-    _, _, _, _, loss, seconds = _recorded(str(TABLE))
-    cost = seconds / scale
+    _, _, _, _, loss, seconds, flops = _recorded(str(TABLE))
+    cost = seconds / scale if args.replay == "nearest" else flops
     ref = (float(np.log10(cost.max())) + 0.1, float(loss.max()) + 0.1)
     table_hv = _hypervolume(cost, loss, ref)
     rows, summaries = [], []
     with tempfile.TemporaryDirectory(prefix="sweep_utilisation-") as tmp:
         work = Path(tmp)
         conf_dir = work / "conf"
-        _write_app(conf_dir, scale)
+        _write_app(conf_dir, scale, args.replay)
         # warm-up (imports, plugin discovery, the first GP fit, joblib's pool), for both arms;
         # its trials 10x shorter than the measured ones
         _run(conf_dir, work / "warmup", [f"hydra.sweeper.n_jobs={workers[0]}",
@@ -296,7 +355,8 @@ def main(argv: list[str] | None = None) -> None:
                       f"{r['trials_per_worker_hour']:.0f} trials per worker-hour", flush=True)
             fronts = _fronts(arms, table_hv, ref)
             summary: dict[str, Any] = {"benchmark": "sweep_utilisation", "n_jobs": n,
-                                       "trials": trials, "scale": scale}
+                                       "trials": trials, "scale": scale,
+                                       "replay": args.replay}
             for figure in ("utilisation_whole_span", "utilisation_to_last_launch", "drain_s",
                            "span_s", "busy_s"):
                 summary.update({f"{figure}_{_key(a)}": r[figure] for a, r in arms.items()})
@@ -312,7 +372,8 @@ def main(argv: list[str] | None = None) -> None:
                               f"({fronts[f'{_key(a)}_trials_at_equal_span']} trials)"
                               for a in arms), flush=True)
             if args.cost_arm and n == max(workers):
-                budget = next(r["busy_s"] for a, r in arms.items() if a != "batch")
+                budget = next(float(r["_cost"].sum()) for a, r in arms.items()
+                              if a != "batch")
                 for arm in [a for a in args.arms if a != "batch"]:
                     arms[f"{arm}+cost"] = r = measure(n, arm, trials, work, conf_dir,
                                                       max_cost=budget, fraction=args.cost_arm)
