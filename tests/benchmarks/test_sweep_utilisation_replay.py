@@ -1,4 +1,5 @@
-"""The utilisation benchmark's replay task: what a trial charges and how long it sleeps."""
+"""The utilisation benchmark's replay task (what a trial charges and how long it sleeps) and its
+blind-scheduler bound."""
 
 from __future__ import annotations
 
@@ -68,3 +69,13 @@ def test_nearest_replay_charges_its_seconds(tmp_path: Path, recorded_rows: list[
     out = replay_task(_cfg(tmp_path, "nearest", row))
     assert out["cost"] == pytest.approx(row[6] / SCALE)
     assert np.isfinite(out["output"])
+
+
+def test_a_blind_scheduler_loses_only_to_unequal_lengths() -> None:
+    from benchmarks.sweep_utilisation import blind_utilisation
+
+    assert blind_utilisation(np.array([3.0]), 8, 64, draws=5) == pytest.approx(1.0)
+    assert blind_utilisation(np.array([1.0, 50.0]), 1, 16, draws=5) == pytest.approx(1.0)
+    _, _, _, _, _, seconds, _ = _recorded(str(TABLE))
+    two, eight = (blind_utilisation(seconds, n, 64, draws=200) for n in (2, 8))
+    assert 0.5 < eight < two < 1.0
