@@ -3,7 +3,7 @@ trials in flight, which shortens the drain (the idle tail after the last launch)
 
 Once the budget is spent, the workers fall idle one by one as the last trials end; a long
 trial launched late keeps one worker busy and the others idle. ``hydra.sweeper.final_wave:
-shorten`` (opt-in) caps the predicted cost of each launch so that it is expected to end no later
+shorten`` (the default; ``none`` turns it off) caps the predicted cost of each launch so that it is expected to end no later
 than the latest of: the expected ends of the trials in flight, and the sweep's expected last
 launch (now + (launches left - 1) x the finished trials' mean seconds / ``n_jobs``). Early in a
 sweep the horizon is far and the cap does not bind; over its last ``n_jobs`` launches it is the

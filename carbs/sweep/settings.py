@@ -12,7 +12,7 @@ A sweep YAML (``conf/sweep/*.yaml``) selects the sweeper and sets::
         max_cost: 1e15               # ... the summed cost of all trials
         n_jobs: 2                    # trials in flight
         schedule: async              # a freed worker gets the next suggestion (or: batch)
-        final_wave: none             # async: shorten caps late launches (carbs.sweep.final_wave)
+        final_wave: shorten          # async: late launches end with the rest (or: none)
         warm_start: {from: multirun/lm_tiny/<dir>}   # optional: start from an earlier sweep
         search_space:
           train.lr: {space: log, center: 3e-3, min: 1e-4, max: 0.1}
@@ -170,11 +170,12 @@ class CARBSSweeperConf:
     """Trials in flight (``async``) or suggestions per batch (``batch``)."""
     schedule: Schedule = Schedule["async"]
     """``async`` (a freed worker gets the next suggestion at once) or ``batch``."""
-    final_wave: FinalWave = FinalWave.none
-    """``async``: ``shorten`` caps each launch's predicted cost so that it is expected to end no
-    later than the trials in flight or the sweep's expected last launch (seconds per cost learnt
-    from the finished trials), to shorten the idle tail after the last launch; ``none`` (the
-    default: not yet shown to help over several runs): no such cap."""
+    final_wave: FinalWave = FinalWave.shorten
+    """``async``: ``shorten`` (the default) caps each launch's predicted cost so that it is
+    expected to end no later than the trials in flight or the sweep's expected last launch
+    (seconds per cost learnt from the finished trials), to shorten the idle tail after the last
+    launch; ``none``: no such cap (a late expensive trial keeps one worker busy while the others
+    idle)."""
     trial_timeout_s: Optional[float] = None  # noqa: UP045
     """A trial still running after this many seconds fails and frees its worker."""
     trial_output: TrialOutput = TrialOutput.file

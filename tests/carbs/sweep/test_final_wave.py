@@ -67,17 +67,17 @@ def test_launches_left_from_the_trial_or_cost_budget():
     assert launches_left(cost_left=1.0, inflight_costs=[]) is None  # nothing to compare with
 
 
-def test_final_wave_is_an_opt_in_setting():
+def test_final_wave_shortens_by_default_and_can_be_turned_off():
     space = {"x": {"space": "linear", "center": 0.0, "min": -2, "max": 2}}
-    assert load_settings({"search_space": space, "max_trials": 2}).final_wave is FinalWave.none
-    on = load_settings({"search_space": space, "max_trials": 2, "final_wave": "shorten"})
-    assert on.final_wave is FinalWave.shorten
+    default = load_settings({"search_space": space, "max_trials": 2})
+    assert default.final_wave is FinalWave.shorten
+    off = load_settings({"search_space": space, "max_trials": 2, "final_wave": "none"})
+    assert off.final_wave is FinalWave.none
 
 
 def test_an_async_sweeps_last_launches_are_capped_quietly(sweep, tmp_path):
     proc, d = sweep(tmp_path, "hydra/launcher=joblib", "hydra.sweeper.n_jobs=2",
-                    "hydra.sweeper.max_trials=8", "hydra.sweeper.final_wave=shorten",
-                    "sleep=0.1")
+                    "hydra.sweeper.max_trials=8", "sleep=0.1")  # final_wave: the default
     df = load_trials(d).sort_values("job_num")
     assert len(df) == 8 and (df["status"] == "ok").all() and (df["attempt"] == 1).all()
     suggestions = [json.loads(s) for s in df["suggestion"]]
