@@ -111,12 +111,15 @@ class CARBS(PersistenceMixin):
             return list(self._outstanding.values())
 
     @overload
-    def suggest(self, *, max_suggestion_cost: float | None = None) -> Suggestion: ...
+    def suggest(self, *, max_suggestion_cost: float | None = None,
+                cap_quantile: float | None = None) -> Suggestion: ...
 
     @overload
-    def suggest(self, n: int, *, max_suggestion_cost: float | None = None) -> list[Suggestion]: ...
+    def suggest(self, n: int, *, max_suggestion_cost: float | None = None,
+                cap_quantile: float | None = None) -> list[Suggestion]: ...
 
-    def suggest(self, n: int | None = None, *, max_suggestion_cost: float | None = None):
+    def suggest(self, n: int | None = None, *, max_suggestion_cost: float | None = None,
+                cap_quantile: float | None = None):
         """One suggestion, or a list of ``n`` distinct ones (each later one sees the earlier
         ones as outstanding, with fantasy outputs).
 
@@ -125,7 +128,13 @@ class CARBS(PersistenceMixin):
         of a sweep's budget. When no candidate is predicted under a cap, the cheapest one is
         suggested and its predictions say so (``fallback``, ``cap``); that is logged as a
         warning (once per optimiser) when the config's cap or budget binds, and at DEBUG when
-        this call's own cap does: the caller asked for it."""
+        this call's own cap does: the caller asked for it.
+
+        ``cap_quantile`` (e.g. 0.9) holds a cap against that quantile of a candidate's predicted
+        cost (the cost model's log-normal posterior) rather than its median: among the
+        candidates predicted under a cap, those the model under-predicts are the likeliest to
+        win (they look cheap for their size), so a cap that must hold (a sweep's last launches)
+        asks for margin where the model is unsure. None: the median, as without a cap."""
         if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer))
                               or n < 1):
             raise ValueError(f"n must be a positive int, got {n!r}")
@@ -137,9 +146,14 @@ class CARBS(PersistenceMixin):
             if not call_cap > 0:
                 raise ValueError(f"max_suggestion_cost must be > 0, got {max_suggestion_cost!r}")
             cap = call_cap if cap is None else min(cap, call_cap)
+        if cap_quantile is not None:
+            q = _real_number("cap_quantile", cap_quantile, "a probability")
+            if not 0.0 < q < 1.0:
+                raise ValueError(f"cap_quantile must be in (0, 1), got {cap_quantile!r}")
         with self._lock:
             t0 = time.perf_counter()
-            state: dict[str, Any] = {"cap": cap, "call_cap": call_cap}
+            state: dict[str, Any] = {"cap": cap, "call_cap": call_cap,
+                                     "cap_quantile": cap_quantile}
             threads = torch.get_num_threads()
             limit = self.config.num_threads
             # torch's and the BLAS libraries' (scipy's L-BFGS-B) thread pools, for this call only
@@ -445,11 +459,13 @@ class CARBS(PersistenceMixin):
         if len(cand) == 0:
             return self._suggest_random()
         return self._best_candidate(cand, origins, groups.mean_cost[front], target, cap,
-                                    callers_cap=cap is not None and cap == state["call_cap"])
+                                    callers_cap=cap is not None and cap == state["call_cap"],
+                                    cap_quantile=state.get("cap_quantile"))
 
     def _best_candidate(self, cand: np.ndarray, origins: np.ndarray, front_costs: np.ndarray,
                         target: float | None, cap: float | None,
-                        callers_cap: bool = False) -> Suggestion:
+                        callers_cap: bool = False,
+                        cap_quantile: float | None = None) -> Suggestion:
         """Score the candidates and suggest the argmax. The cost model is predicted for every
         candidate; the output and success models only where the argmax can be: first the
         candidates under the cap in the target's cost stratum, and only when none of them has a
@@ -459,7 +475,12 @@ class CARBS(PersistenceMixin):
         cfg = self.config
         lcs, cost = self.surrogates.predict_cost(cand)
         floor = self._best_floor(front_costs, target, cap)
-        under = cost <= cap if cap is not None else np.ones(len(cand), dtype=bool)
+        if cap is None:
+            under = np.ones(len(cand), dtype=bool)
+        elif cap_quantile is None:
+            under = cost <= cap
+        else:
+            under = self.surrogates.cost_quantile(cand, cap_quantile) <= cap
         first = under
         if target is not None:
             first = under & cost_stratum(cost, target, cfg.cost_stratum_fraction)

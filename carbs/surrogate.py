@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import math
+import statistics
 import time
 import warnings
 from dataclasses import dataclass
@@ -266,6 +267,15 @@ class SurrogateSet:
         cm = cm.cpu().numpy()
         assert self.cost_scaler is not None
         return cm, self.cost_scaler.inverse(cm)
+
+    def cost_quantile(self, x: np.ndarray, q: float) -> np.ndarray:
+        """The ``q`` quantile of the cost at candidate rows: the cost model's posterior is
+        normal in scaled log-cost, so the quantile is the inverse-scaled mean + z_q sd."""
+        cm, var = self.cost_gp.predict(x, with_var=True)
+        assert self.cost_scaler is not None and var is not None
+        z = statistics.NormalDist().inv_cdf(q)
+        sd = np.sqrt(np.clip(var.cpu().numpy(), 0.0, None))
+        return self.cost_scaler.inverse(cm.cpu().numpy() + z * sd)
 
     def predict(self, x: np.ndarray, log_cost_scaled: np.ndarray | None = None,
                 cost: np.ndarray | None = None) -> Predictions:

@@ -14,7 +14,8 @@ CARBS's predicted cost from its own finished trials (the median of seconds / pre
 the successful ones, seconds from launch to result; the caller passes the pairs), predicts each in-flight trial's end as its launch time + its predicted cost x
 seconds per cost, and caps the new suggestion at (latest predicted end - now) / seconds per cost.
 No cap before :data:`MIN_FINISHED` successful trials have finished, nor when the estimate is not
-a finite positive number. A cap below anything CARBS can suggest makes it suggest its cheapest
+a finite positive number. The cap holds at the :data:`CAP_QUANTILE` quantile of a candidate's
+predicted cost. A cap below anything CARBS can suggest makes it suggest its cheapest
 candidate.
 """
 
@@ -25,10 +26,16 @@ import statistics
 import sys
 from collections.abc import Sequence
 
-__all__ = ["MIN_FINISHED", "final_wave_cap", "launches_left", "seconds_per_cost"]
+__all__ = ["CAP_QUANTILE", "MIN_FINISHED", "final_wave_cap", "launches_left", "seconds_per_cost"]
 
 #: successful trials needed before seconds per cost is estimated
 MIN_FINISHED = 3
+
+#: a capped launch's cost is held under the cap at this quantile of CARBS's cost prediction,
+#: not its median (``CARBS.suggest(cap_quantile=)``): under a cap, the candidates the cost model
+#: under-predicts look cheapest for their size and win, and one of them running 5x longer than
+#: predicted is the whole drain
+CAP_QUANTILE = 0.9
 
 # the smallest cap CARBS takes (it must be > 0): every candidate is above it, so the cheapest
 # one is suggested

@@ -45,7 +45,7 @@ import pandas as pd
 from hydra.errors import CompactHydraException
 
 from carbs.spaces import Param
-from carbs.sweep.final_wave import final_wave_cap, launches_left
+from carbs.sweep.final_wave import CAP_QUANTILE, final_wave_cap, launches_left
 from carbs.sweep.journal import JOURNAL_FILE, Journal
 from carbs.sweep.launchers import LauncherKind, quiet_launchers, release, stop_workers
 from carbs.sweep.lock import SweepLock
@@ -279,7 +279,8 @@ class SweepRun:
         for _ in range(3):
             # under this call's cap (the final wave's, max_trial_cost_fraction's) CARBS may
             # have no candidate and suggest its cheapest: expected, so CARBS logs it at DEBUG
-            sug = self.opt.suggest(max_suggestion_cost=cap)
+            sug = self.opt.suggest(max_suggestion_cost=cap,
+                                   cap_quantile=None if wave is None else CAP_QUANTILE)
             if sug.suggestion_id not in self.trial_ids:
                 break
             self.opt.forget(sug.suggestion_id)  # an id the journal already holds
@@ -287,7 +288,8 @@ class SweepRun:
                    predicted_cost=self.predicted_cost(sug.predictions))
         predictions = sug.predictions
         if wave is not None:
-            predictions = {**(predictions or {}), "final_wave_cap": wave}
+            predictions = {**(predictions or {}), "final_wave_cap": wave,
+                           "cap_quantile": CAP_QUANTILE}
             logger.debug("final wave: trial %s capped at predicted cost %.4g (%s)", t.trial_id,
                          wave, "its cheapest candidate" if "fallback" in predictions
                          else f"predicted {t.predicted_cost:.4g}")

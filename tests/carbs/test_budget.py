@@ -132,3 +132,27 @@ def test_a_collapsed_front_leaves_an_origin_near_a_high_target_only_with_nearby(
     else:
         assert [s["size"] for s in sizes] == pytest.approx([1.0, 250.0])  # 250 beats 100, 500
         assert weights.tolist() == [0.5, 0.5]
+
+
+def test_a_cap_quantile_holds_the_cap_against_the_upper_cost_prediction(params_4d, cost_aware):
+    opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=3, **FAST), params_4d)
+    _run(opt, cost_aware, 10)
+    median = opt.suggest(max_suggestion_cost=50.0)
+    opt.forget(median.suggestion_id)
+    careful = opt.suggest(max_suggestion_cost=50.0, cap_quantile=0.9)
+    opt.forget(careful.suggestion_id)
+    assert "fallback" not in careful.predictions and "fallback" not in median.predictions
+    x = opt.encoder.to_basic([careful.config])
+    upper = opt.surrogates.cost_quantile(x, 0.9)[0]
+    # under the cap at the 0.9 quantile, so the median is further below it
+    assert upper <= 50.0 * (1 + 1e-9)
+    assert careful.predictions["cost"] < upper
+    assert median.predictions["cost"] <= 50.0 * (1 + 1e-9)
+    # the quantile is a monotone function of q at any candidate
+    x = opt.encoder.to_basic([median.config])
+    lo, mid, hi = (opt.surrogates.cost_quantile(x, q)[0] for q in (0.1, 0.5, 0.9))
+    assert lo < mid < hi
+    assert mid == pytest.approx(opt.surrogates.predict_cost(x)[1][0], rel=1e-6)
+    for bad in (0.0, 1.0, math.nan, "0.9"):
+        with pytest.raises((ValueError, TypeError), match="cap_quantile"):
+            opt.suggest(max_suggestion_cost=50.0, cap_quantile=bad)

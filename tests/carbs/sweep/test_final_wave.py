@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from carbs.sweep.final_wave import final_wave_cap, launches_left, seconds_per_cost
+from carbs.sweep.final_wave import CAP_QUANTILE, final_wave_cap, launches_left, seconds_per_cost
 from carbs.sweep.journal import load_trials
 from carbs.sweep.settings import FinalWave, load_settings
 
@@ -87,6 +87,7 @@ def test_an_async_sweeps_last_launches_are_capped_quietly(sweep, tmp_path):
     assert capped[:4] == [False] * 4 and capped[-2:] == [True, True]
     for s in suggestions[-2:]:
         assert s["final_wave_cap"] > 0
+        assert s["cap_quantile"] == CAP_QUANTILE  # the cap held at the upper prediction
         # under the cap, or CARBS's cheapest candidate when none is
         assert "fallback" in s or s["cost"] <= s["final_wave_cap"] * (1 + 1e-9)
     # an expected fallback to the cheapest candidate is not a warning
