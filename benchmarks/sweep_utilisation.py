@@ -113,6 +113,13 @@ def seconds_law(flops: np.ndarray, seconds: np.ndarray) -> tuple[float, float]:
     return float(slope), float(intercept)
 
 
+@lru_cache(maxsize=2)
+def _recorded_law(table: str) -> tuple[float, float]:
+    """:func:`seconds_law` of the recorded trials, fitted once per worker process."""
+    *_, seconds, flops = _recorded(table)
+    return seconds_law(flops, seconds)
+
+
 def _basic(values: np.ndarray, kinds: list[str], space: dict, names: list[str]) -> np.ndarray:
     from tays import forward
 
@@ -135,7 +142,7 @@ def replay_task(cfg: Any) -> dict:
         duration = float(seconds[i]) / float(cfg.scale)
         time.sleep(duration)
         return {"output": float(loss[i]), "cost": duration, "metric.replayed": i}
-    slope, intercept = seconds_law(flops, seconds)
+    slope, intercept = _recorded_law(str(cfg.table))
     key = f"{int(cfg.model.d_model)}x{int(cfg.model.n_layers)}"
     if key not in cfg.flops_per_token:
         raise KeyError(f"no FLOPs per token for d_model x n_layers = {key}: the benchmark "

@@ -473,14 +473,15 @@ class CARBS(PersistenceMixin):
         output model's variance is most of the prediction time). None under the cap: the
         cheapest candidate."""
         cfg = self.config
-        lcs, cost = self.surrogates.predict_cost(cand)
+        if cap is not None and cap_quantile is not None:
+            lcs, cost, upper = self.surrogates.predict_cost_quantile(cand, cap_quantile)
+        else:
+            (lcs, cost), upper = self.surrogates.predict_cost(cand), None
         floor = self._best_floor(front_costs, target, cap)
         if cap is None:
             under = np.ones(len(cand), dtype=bool)
-        elif cap_quantile is None:
-            under = cost <= cap
         else:
-            under = self.surrogates.cost_quantile(cand, cap_quantile) <= cap
+            under = (cost if upper is None else upper) <= cap
         first = under
         if target is not None:
             first = under & cost_stratum(cost, target, cfg.cost_stratum_fraction)

@@ -268,14 +268,21 @@ class SurrogateSet:
         assert self.cost_scaler is not None
         return cm, self.cost_scaler.inverse(cm)
 
-    def cost_quantile(self, x: np.ndarray, q: float) -> np.ndarray:
-        """The ``q`` quantile of the cost at candidate rows: the cost model's posterior is
-        normal in scaled log-cost, so the quantile is the inverse-scaled mean + z_q sd."""
+    def predict_cost_quantile(self, x: np.ndarray, q: float
+                              ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`predict_cost` and the ``q`` quantile of the cost at candidate rows, from one
+        pass of the cost model: its posterior is normal in scaled log-cost, so the quantile is
+        the inverse-scaled mean + z_q sd."""
         cm, var = self.cost_gp.predict(x, with_var=True)
         assert self.cost_scaler is not None and var is not None
+        cm = cm.cpu().numpy()
         z = statistics.NormalDist().inv_cdf(q)
         sd = np.sqrt(np.clip(var.cpu().numpy(), 0.0, None))
-        return self.cost_scaler.inverse(cm.cpu().numpy() + z * sd)
+        return cm, self.cost_scaler.inverse(cm), self.cost_scaler.inverse(cm + z * sd)
+
+    def cost_quantile(self, x: np.ndarray, q: float) -> np.ndarray:
+        """The ``q`` quantile of the cost at candidate rows (:meth:`predict_cost_quantile`)."""
+        return self.predict_cost_quantile(x, q)[2]
 
     def predict(self, x: np.ndarray, log_cost_scaled: np.ndarray | None = None,
                 cost: np.ndarray | None = None) -> Predictions:
