@@ -64,7 +64,6 @@ hydra:
 """
 
 
-
 def _task(cfg) -> dict:
     if cfg.sleep:
         time.sleep(float(cfg.sleep))
