@@ -73,6 +73,7 @@ ARMS: dict[str, tuple[dict[str, Any], str]] = {
     "bounded3+budget": (_rule("bounded", 3.0), "budget"),
     "bounded4+budget": (_rule("bounded", 4.0), "budget"),
     "expensive4+budget": (_rule("expensive", 4.0), "budget"),
+    "budget3+budget": (_rule("budget", 3.0), "budget"),
     "budget4+budget": (_rule("budget", 4.0), "budget"),
     "budget4+budget/0.2": (_rule("budget", 4.0, 0.2), "budget"),
     "budget4-nearby+budget": (_rule("budget", 4.0, origin="nearby"), "budget"),
