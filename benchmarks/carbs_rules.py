@@ -49,12 +49,14 @@ from benchmarks.tuners.runner import pin_threads
 
 
 def _rule(rule: str, span_decades: float | None = None,
-          budget_fraction: float = 0.1, origin: str = "front") -> dict[str, Any]:
+          budget_fraction: float = 0.1, origin: str = "front",
+          noise_floor: bool = False) -> dict[str, Any]:
     """CARBSConfig overrides of one cost-target rule (every field named, so that an arm does
     not change when a default does)."""
     return {"cost_target_rule": rule, "cost_target_span_decades": span_decades,
             "cost_extension_max_factor": 10.0, "cost_range_extension": 1.0,
-            "max_budget_fraction": budget_fraction, "cost_target_origin": origin}
+            "max_budget_fraction": budget_fraction, "cost_target_origin": origin,
+            "cost_target_noise_floor": noise_floor}
 
 
 #: arm -> (CARBSConfig overrides, what the arm is told: "", "budget", "window" or both)
@@ -75,6 +77,7 @@ ARMS: dict[str, tuple[dict[str, Any], str]] = {
     "expensive4+budget": (_rule("expensive", 4.0), "budget"),
     "budget3+budget": (_rule("budget", 3.0), "budget"),
     "budget4+budget": (_rule("budget", 4.0), "budget"),
+    "budget4-floor+budget": (_rule("budget", 4.0, noise_floor=True), "budget"),
     "budget4+budget/0.2": (_rule("budget", 4.0, 0.2), "budget"),
     "budget4-nearby+budget": (_rule("budget", 4.0, origin="nearby"), "budget"),
     "bounded4-nearby+budget": (_rule("bounded", 4.0, origin="nearby"), "budget"),
@@ -94,6 +97,8 @@ DESCRIPTIONS = {
     "+budget": "told the total budget: no suggestion predicted to cost more than 10% of what "
                "is left",
     "+window": "told the problem's cost window: targets kept to it, costs below twice its top",
+    "-floor": "no target below the cost where resampled runs are as noisy as half the spread "
+              "between configurations (cost_target_noise_floor, the default)",
     "-nearby": "half the candidates around the best run near the target cost, on the front or "
                "not (cost_target_origin='nearby'; else the front group nearest the target)",
 }

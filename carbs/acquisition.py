@@ -115,7 +115,8 @@ def cost_target_range(cheapest_cost: float, top_cost: float, extension: float,
                       max_factor: float = 10.0, span_decades: float | None = None,
                       span_top: float | None = None,
                       window: tuple[float, float] | None = None,
-                      budget_cap: float | None = None) -> tuple[float, float] | None:
+                      budget_cap: float | None = None,
+                      floor: float | None = None) -> tuple[float, float] | None:
     """The (low, high) natural log-costs the targets of a cost-stratified suggestion are drawn
     between, or None when every run costs the same (nothing to stratify).
 
@@ -133,6 +134,8 @@ def cost_target_range(cheapest_cost: float, top_cost: float, extension: float,
     of the whole budget). Then clipped to ``window`` (cheapest, dearest cost wanted; a factor of 2
     beyond each end): a range the window pushes past the observed one collapses to its
     nearest end (the target is then beyond the front, which the suggestion pushes that way).
+    The low end is then raised to ``floor`` when one is given (the cost below which runs are
+    too noisy to tell configurations apart, :func:`carbs.noise.noise_floor`).
     The observed top and the low end are capped at ``max_suggestion_cost``; the high end is
     not (targets drawn above the cap are moved to it by :func:`draw_cost_target`, so the cap
     gets their share).
@@ -161,6 +164,8 @@ def cost_target_range(cheapest_cost: float, top_cost: float, extension: float,
         a = max(a, top - span_decades * math.log(10.0))
     if window is not None:
         a, b = max(a, math.log(window[0]) - res), min(b, math.log(window[1]) + res)
+    if floor is not None:
+        a = max(a, math.log(floor))
     a = min(a, b, cap)
     return a, max(a, b)
 
@@ -170,13 +175,15 @@ def draw_cost_target(rng: np.random.Generator, cheapest_cost: float, top_cost: f
                      rule: str = "stratified", max_factor: float = 10.0,
                      span_decades: float | None = None, span_top: float | None = None,
                      window: tuple[float, float] | None = None,
-                     budget_cap: float | None = None) -> float | None:
+                     budget_cap: float | None = None,
+                     floor: float | None = None) -> float | None:
     """A target log-cost (natural log) drawn over :func:`cost_target_range`: uniformly, or
     for the "expensive" rule with a density rising linearly towards the top (twice the
     average there, none at the bottom). None when every run costs the same."""
     bounds = cost_target_range(cheapest_cost, top_cost, extension, max_suggestion_cost,
                                rule=rule, max_factor=max_factor, span_decades=span_decades,
-                               span_top=span_top, window=window, budget_cap=budget_cap)
+                               span_top=span_top, window=window, budget_cap=budget_cap,
+                               floor=floor)
     if bounds is None:
         return None
     a, b = bounds

@@ -40,6 +40,7 @@ from carbs.acquisition import (
 )
 from carbs.config import CARBSConfig, Observation, ParetoGroup, Suggestion
 from carbs.encoder import ParamEncoder
+from carbs.noise import noise_floor
 from carbs.pareto import group_basic_resamples, pareto_group_indices
 from carbs.persistence import PersistenceMixin
 from carbs.proposal import (
@@ -549,13 +550,18 @@ class CARBS(PersistenceMixin):
         if rule == "clamp":
             return None
         cheapest = min(self._observations[i].cost for i in ok)
+        floor = None
+        if cfg.cost_target_noise_floor:
+            sign = cfg.better_direction_sign
+            floor = noise_floor(groups, np.array([sign * self._observations[i].output
+                                                  for i in ok]))
         return draw_cost_target(self.rng, cheapest, float(groups.mean_cost[front].max()),
                                 cfg.cost_range_extension, cap, rule=rule,
                                 max_factor=cfg.cost_extension_max_factor,
                                 span_decades=cfg.cost_target_span_decades,
                                 span_top=(None if cfg.total_budget is None
                                           else cfg.max_budget_fraction * cfg.total_budget),
-                                window=cfg.cost_window, budget_cap=budget_cap)
+                                window=cfg.cost_window, budget_cap=budget_cap, floor=floor)
 
     def _origins(self, groups, front, ok,
                  target: float | None) -> tuple[np.ndarray, np.ndarray | None]:

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.carbs_rules import SMALL_TRIALS, small_budget_gap, suite_problems
+from benchmarks.carbs_rules import SMALL_TRIALS, run_arm, small_budget_gap, suite_problems
+from benchmarks.tuners.problems import get_problem
 from carbs import CARBSConfig
 
 #: ``python -m benchmarks.carbs_rules --small`` with the default (rule "budget", targets within
@@ -29,8 +30,9 @@ RECORDED = {
 def test_every_cost_aware_suite_problem_is_checked() -> None:
     assert sorted(RECORDED) == sorted(suite_problems())
     cfg = CARBSConfig(better_direction_sign=-1)
-    assert (cfg.cost_target_rule, cfg.cost_target_span_decades, cfg.max_budget_fraction) == (
-        "budget", 4.0, 0.1), "the default changed: re-record RECORDED (see the module doc)"
+    assert (cfg.cost_target_rule, cfg.cost_target_span_decades, cfg.max_budget_fraction,
+            cfg.cost_target_noise_floor) == ("budget", 4.0, 0.1, True), (
+        "the default changed: re-record RECORDED (see the module doc)")
 
 
 @pytest.mark.xdist_group("carbs_cost_rules")
@@ -40,3 +42,17 @@ def test_the_default_holds_at_a_small_budget(problem: str) -> None:
     assert gap <= 1.2 * RECORDED[problem] + 0.02, (
         f"{problem}: front gap {gap:.4f} after {SMALL_TRIALS} trials, recorded "
         f"{RECORDED[problem]:.4f}")
+
+
+#: the default's front gap on hartmann6-cost-wide, seed 6, the problem's whole budget (150
+#: trials): the seed where the noise floor matters most (0.220 without it)
+NOISE_FLOOR_SEED, NOISE_FLOOR_GAP = 6, 0.0908
+
+
+@pytest.mark.xdist_group("carbs_cost_rules")
+def test_the_noise_floor_keeps_a_wide_noisy_box_from_its_coin_flips() -> None:
+    # resamples only begin to show the noise after some trials: the small budget above never
+    # reaches the floor, so this one runs the problem's whole budget (about 4 s)
+    problem = get_problem("hartmann6-cost-wide")
+    gap = run_arm(problem, "default", NOISE_FLOOR_SEED, problem.budget)["front_gap"]
+    assert gap <= 1.2 * NOISE_FLOOR_GAP + 0.02, f"front gap {gap:.4f}, recorded {NOISE_FLOOR_GAP}"
