@@ -284,7 +284,8 @@ _FIELD_TYPES = {
     "adaptive_search_radius": "bool", "is_cost_stratified": "bool", "cost_target_rule": "str",
     "cost_range_extension": "float", "cost_extension_max_factor": "float",
     "cost_target_span_decades": "float?",
-    "cost_stratum_fraction": "float", "cost_target_origin": "str", "cost_target_noise_floor": "bool", "total_budget": "float?", "max_budget_fraction": "float",
+    "cost_stratum_fraction": "float", "cost_target_origin": "str",
+    "cost_target_noise_floor": "bool", "total_budget": "float?", "max_budget_fraction": "float",
     "cost_window": "window?",
 }
 

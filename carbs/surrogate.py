@@ -280,10 +280,6 @@ class SurrogateSet:
         sd = np.sqrt(np.clip(var.cpu().numpy(), 0.0, None))
         return cm, self.cost_scaler.inverse(cm), self.cost_scaler.inverse(cm + z * sd)
 
-    def cost_quantile(self, x: np.ndarray, q: float) -> np.ndarray:
-        """The ``q`` quantile of the cost at candidate rows (:meth:`predict_cost_quantile`)."""
-        return self.predict_cost_quantile(x, q)[2]
-
     def predict(self, x: np.ndarray, log_cost_scaled: np.ndarray | None = None,
                 cost: np.ndarray | None = None) -> Predictions:
         """Predict output (warped), cost and P(success) at candidate rows (the cost from

@@ -3,20 +3,20 @@ trials in flight, which shortens the drain (the idle tail after the last launch)
 
 Once the budget is spent, the workers fall idle one by one as the last trials end; a long
 trial launched late keeps one worker busy and the others idle. ``hydra.sweeper.final_wave:
-shorten`` (the default; ``none`` turns it off) caps the predicted cost of each launch so that it is expected to end no later
-than the latest of: the expected ends of the trials in flight, and the sweep's expected last
-launch (now + (launches left - 1) x the finished trials' mean seconds / ``n_jobs``). Early in a
-sweep the horizon is far and the cap does not bind; over its last ``n_jobs`` launches it is the
-trials in flight that bound it (the final wave).
+shorten`` (the default; ``none`` turns it off) caps the predicted cost of each launch so that it
+is expected to end no later than the latest of: the expected ends of the trials in flight, and
+the sweep's expected last launch (now + (launches left - 1) x the finished trials' mean seconds
+/ ``n_jobs``). Early in a sweep the horizon is far and the cap does not bind; over its last
+``n_jobs`` launches it is the trials in flight that bound it (the final wave).
 
 Cost is not seconds in general (FLOPs, tokens, ...): the sweep learns seconds per unit of
 CARBS's predicted cost from its own finished trials (the median of seconds / predicted cost of
-the successful ones, seconds from launch to result; the caller passes the pairs), predicts each in-flight trial's end as its launch time + its predicted cost x
-seconds per cost, and caps the new suggestion at (latest predicted end - now) / seconds per cost.
-No cap before :data:`MIN_FINISHED` successful trials have finished, nor when the estimate is not
-a finite positive number. The cap holds at the :data:`CAP_QUANTILE` quantile of a candidate's
-predicted cost. A cap below anything CARBS can suggest makes it suggest its cheapest
-candidate.
+the successful ones, seconds from launch to result; the caller passes the pairs), predicts each
+in-flight trial's end as its launch time + its predicted cost x seconds per cost, and caps the
+new suggestion at (latest predicted end - now) / seconds per cost. No cap before
+:data:`MIN_FINISHED` successful trials have finished, nor when the estimate is not a finite
+positive number. The cap holds at the :data:`CAP_QUANTILE` quantile of a candidate's predicted
+cost. A cap below anything CARBS can suggest makes it suggest its cheapest candidate.
 """
 
 from __future__ import annotations

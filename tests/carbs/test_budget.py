@@ -143,14 +143,14 @@ def test_a_cap_quantile_holds_the_cap_against_the_upper_cost_prediction(params_4
     opt.forget(careful.suggestion_id)
     assert "fallback" not in careful.predictions and "fallback" not in median.predictions
     x = opt.encoder.to_basic([careful.config])
-    upper = opt.surrogates.cost_quantile(x, 0.9)[0]
+    upper = opt.surrogates.predict_cost_quantile(x, 0.9)[2][0]
     # under the cap at the 0.9 quantile, so the median is further below it
     assert upper <= 50.0 * (1 + 1e-9)
     assert careful.predictions["cost"] < upper
     assert median.predictions["cost"] <= 50.0 * (1 + 1e-9)
     # the quantile is a monotone function of q at any candidate
     x = opt.encoder.to_basic([median.config])
-    lo, mid, hi = (opt.surrogates.cost_quantile(x, q)[0] for q in (0.1, 0.5, 0.9))
+    lo, mid, hi = (opt.surrogates.predict_cost_quantile(x, q)[2][0] for q in (0.1, 0.5, 0.9))
     assert lo < mid < hi
     assert mid == pytest.approx(opt.surrogates.predict_cost(x)[1][0], rel=1e-6)
     for bad in (0.0, 1.0, math.nan, "0.9"):
