@@ -21,6 +21,9 @@ class CARBSConfig:
         better_direction_sign: -1 to minimise ``output`` (a loss), +1 to maximise (a score).
         seed: seeds the one numpy Generator and the one torch Generator behind all randomness.
         num_random_samples: successful observations gathered around the center before BO starts.
+            Under a cost cap (``total_budget``, ``max_suggestion_cost``, ``cost_window``) the
+            start-up is cost-aware once two runs of different costs are in: a cost model
+            fitted on them picks the first random step predicted under the cap.
         initial_search_radius: std of the Normal steps in basic space (candidates, start-up).
         exploration_bias: EI improvement is measured against ``best + exploration_bias`` (warped
             output units).

@@ -53,7 +53,7 @@ from carbs.proposal import (
 )
 from carbs.spaces import Param, Space, check_integer_reachability
 from carbs.state import CARBSSnapshot
-from carbs.surrogate import SurrogateSet
+from carbs.surrogate import SurrogateSet, startup_cost_prediction
 from tays import resolve_device
 
 logger = logging.getLogger("carbs")
@@ -392,7 +392,15 @@ class CARBS(PersistenceMixin):
             return np.zeros((0, self.encoder.dim))
         return self.encoder.to_basic([s.config for s in self._outstanding.values()])
 
-    def _suggest_random(self) -> Suggestion:
+    def _suggest_random(self, ok: np.ndarray | None = None,
+                        cap: float | None = None) -> Suggestion:
+        """A start-up sample: a random step from the search center. Under a cost ``cap`` (a
+        budget's share, ``max_suggestion_cost``, the window's top) the start-up is cost-aware
+        once two successful runs of different costs are in: a cost model fitted on them
+        predicts each step's cost, and the first step predicted under the cap is suggested
+        (the cheapest predicted when none is), so that a small budget is not spent by a few
+        random steps that happen to be dear. Without a cap, or with fewer runs, the first
+        step (as the reference)."""
         center = self.encoder.center_basic()
         taken = self._outstanding_basic()
         inside: list[np.ndarray] = []  # points inside the bounds that were already outstanding
@@ -400,7 +408,7 @@ class CARBS(PersistenceMixin):
             cand, valid = self.encoder.round_basic(self._mutate(np.repeat(center[None], 64, 0)))
             free = valid & ~rows_in(cand, taken)
             if free.any():
-                return self._emit(cand[free][0], {"kind": "random"})
+                return self._startup_pick(cand[free], ok, cap)
             if valid.any() and len(inside) < 64:
                 inside.append(cand[valid])
         if inside:
@@ -415,6 +423,22 @@ class CARBS(PersistenceMixin):
             "could not draw a point inside the bounds around the search center: "
             f"{self._tightest_params()}; move search_center away from the bound, widen min/max "
             "or lower initial_search_radius")
+
+    def _startup_pick(self, steps: np.ndarray, ok: np.ndarray | None,
+                      cap: float | None) -> Suggestion:
+        """The start-up step of :meth:`_suggest_random` among ``steps`` (see there)."""
+        cost = None
+        if cap is not None and ok is not None and len(ok) >= 2:
+            cost = startup_cost_prediction(
+                np.stack([self._obs_basic[i] for i in ok]),
+                np.array([self._observations[i].cost for i in ok]), steps,
+                self.config.initial_search_radius, self.device, self.config.fit_max_iter)
+        if cost is None:
+            return self._emit(steps[0], {"kind": "random"})
+        under = np.flatnonzero(cost <= cap)
+        i = int(under[0]) if len(under) else int(np.argmin(cost))
+        return self._emit(steps[i], {"kind": "random", "cost": float(cost[i]),
+                                     "cap": float(cap)})
 
     def _tightest_params(self) -> str:
         """Which parameters reject most random steps from the center (for error messages)."""
@@ -440,9 +464,9 @@ class CARBS(PersistenceMixin):
         fantasies for outstanding runs, candidates around the Pareto groups, acquisition,
         argmax."""
         groups, front, ok = self._pareto()
-        if len(ok) < self.config.num_random_samples:
-            return self._suggest_random()
         cap, budget_cap = self._suggestion_cap(state["cap"])
+        if len(ok) < self.config.num_random_samples:
+            return self._suggest_random(ok, cap)
         resample = self._resample(groups, ok, cap)
         if resample is not None:
             return resample
@@ -458,7 +482,7 @@ class CARBS(PersistenceMixin):
         cand = draw_candidates(self.rng, self.encoder, origins, n_cand, self._radius(),
                                self._outstanding_basic(), weights)
         if len(cand) == 0:
-            return self._suggest_random()
+            return self._suggest_random(ok, cap)
         return self._best_candidate(cand, origins, groups.mean_cost[front], target, cap,
                                     callers_cap=cap is not None and cap == state["call_cap"],
                                     cap_quantile=state.get("cap_quantile"))

@@ -46,6 +46,7 @@ __all__ = [
     "SurrogateSet",
     "exact_settings",
     "fit_subsample",
+    "startup_cost_prediction",
 ]
 
 
@@ -84,6 +85,26 @@ class CostScaler:
     def inverse(self, scaled: np.ndarray) -> np.ndarray:
         s = np.asarray(scaled, dtype=np.float64)
         return np.exp((s + 1.0) / 2.0 * (self.hi - self.lo) + self.lo)
+
+
+def startup_cost_prediction(x_ok: np.ndarray, cost_ok: np.ndarray, x: np.ndarray,
+                            radius: float, device: torch.device,
+                            max_iter: int = 50) -> np.ndarray | None:
+    """The cost predicted at rows ``x`` by a cost model (the cost GP's kind) fitted afresh on
+    the successful observations ``x_ok``, ``cost_ok``; None with fewer than two distinct
+    costs (nothing to learn from). For the start-up samples, before the surrogates are fitted;
+    a model of its own, so that the warm-started cost GP of the search does not start from a
+    fit on a handful of points."""
+    lc = np.log(np.asarray(cost_ok, dtype=np.float64))
+    if len(lc) < 2 or np.ptp(lc) < 1e-12:
+        return None
+    scaler = CostScaler(cost_ok)
+    gp = GaussianProcess("matern_linear", x_ok.shape[1], radius, device)
+    y = scaler(cost_ok)
+    gp.fit(x_ok, y, max_iter)
+    gp.condition(x_ok, y)
+    mean, _ = gp.predict(x, with_var=False)
+    return scaler.inverse(mean.cpu().numpy())
 
 
 def fit_subsample(n: int, max_points: int, seed: int) -> np.ndarray:

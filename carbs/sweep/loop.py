@@ -300,8 +300,9 @@ class SweepRun:
         return t
 
     def predicted_cost(self, predictions: Mapping[str, Any] | None) -> float:
-        """A suggestion's predicted cost; for a random (start-up) one, the median cost of the
-        successful trials so far (0 before the first)."""
+        """A suggestion's predicted cost; for one without a prediction (a start-up one before
+        CARBS has a cost model, or without a cost cap), the median cost of the successful
+        trials so far (0 before the first)."""
         cost = (predictions or {}).get("cost")
         if isinstance(cost, (int, float)) and math.isfinite(cost) and cost > 0:
             return float(cost)

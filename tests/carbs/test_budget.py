@@ -156,3 +156,32 @@ def test_a_cap_quantile_holds_the_cap_against_the_upper_cost_prediction(params_4
     for bad in (0.0, 1.0, math.nan, "0.9"):
         with pytest.raises((ValueError, TypeError), match="cap_quantile"):
             opt.suggest(max_suggestion_cost=50.0, cap_quantile=bad)
+
+
+def test_start_up_steps_keep_to_the_budget_share_once_costs_are_known(params_4d, cost_aware):
+    # a budget of about 20 runs at the center's cost: from the third start-up run on, each
+    # random step is the first one predicted under a tenth of what is left (its predicted
+    # cost recorded), and the start-up spends less than the same seed's blind steps
+    def start_up(budget: float | None) -> list:
+        opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=4, num_random_samples=10,
+                                total_budget=budget, **FAST), params_4d)
+        return [(s, opt._suggestion_cap(None)[0]) for s, _ in _run(opt, cost_aware, 10)]
+
+    aware, blind = start_up(200.0), start_up(None)
+    assert all(s.predictions["kind"] == "random" for s, _ in aware)
+    assert "cost" not in aware[0][0].predictions and "cost" not in aware[1][0].predictions
+    assert all({"cost", "cap"} <= set(s.predictions) for s, _ in aware[2:])
+    under = [s.predictions["cost"] <= s.predictions["cap"] for s, _ in aware[2:]]
+    assert sum(under) >= 6  # the cheapest predicted only when no step is under the cap
+    assert sum(s.config["size"] for s, _ in aware) < sum(s.config["size"] for s, _ in blind)
+
+
+def test_a_budget_that_never_binds_leaves_the_start_up_as_it_was(params_4d, cost_aware):
+    # the first random step is taken whenever it is under the cap: the same steps as without a
+    # budget (the cost model draws no random numbers)
+    def configs(budget: float | None) -> list[dict]:
+        opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=5, num_random_samples=6,
+                                total_budget=budget, **FAST), params_4d)
+        return [s.config for s, _ in _run(opt, cost_aware, 6)]
+
+    assert configs(1e12) == configs(None)

@@ -56,3 +56,19 @@ def test_the_noise_floor_keeps_a_wide_noisy_box_from_its_coin_flips() -> None:
     problem = get_problem("hartmann6-cost-wide")
     gap = run_arm(problem, "default", NOISE_FLOOR_SEED, problem.budget)["front_gap"]
     assert gap <= 1.2 * NOISE_FLOOR_GAP + 0.02, f"front gap {gap:.4f}, recorded {NOISE_FLOOR_GAP}"
+
+
+#: the default's front gap on chinchilla-budget10x (a budget of ten runs at the start's
+#: cost), seed 6, the whole budget: the random start-up used to spend it in 3 trials (0.823)
+START_UP_SEED, START_UP_GAP = 6, 0.055
+
+
+@pytest.mark.xdist_group("carbs_cost_rules")
+def test_a_small_budget_is_not_spent_by_the_random_start_up() -> None:
+    # from the third run on, start-up steps keep to a tenth of what is left (a cost model
+    # fitted on the runs so far predicts each step's cost)
+    problem = get_problem("chinchilla-budget10x")
+    run = run_arm(problem, "default", START_UP_SEED, problem.budget)
+    assert run["n_trials"] > 10, f"{run['n_trials']} trials: the start-up spent the budget"
+    assert run["front_gap"] <= 1.2 * START_UP_GAP + 0.02, (
+        f"front gap {run['front_gap']:.4f}, recorded {START_UP_GAP}")
