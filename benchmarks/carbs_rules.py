@@ -85,6 +85,10 @@ ARMS: dict[str, tuple[dict[str, Any], str]] = {
     "expensive+window": (_rule("expensive"), "window"),
     "bounded4+budget+window": (_rule("bounded", 4.0), "budget+window"),
     "budget4+budget+window": (_rule("budget", 4.0), "budget+window"),
+    # the default's rule at other exploration biases
+    **{f"budget4-floor+budget/eb{b:g}": ({**_rule("budget", 4.0, noise_floor=True),
+                                          "exploration_bias": b}, "budget")
+       for b in (0.25, 0.5, 0.75, 1.0)},
 }
 DESCRIPTIONS = {
     "clamp": "the reference's high-cost clamping (threshold drawn over the front's range)",
@@ -99,6 +103,8 @@ DESCRIPTIONS = {
     "+window": "told the problem's cost window: targets kept to it, costs below twice its top",
     "-floor": "no target below the cost where resampled runs are as noisy as half the spread "
               "between configurations (cost_target_noise_floor, the default)",
+    "/eb": "exploration_bias: EI measured against the best + this (warped output units; the "
+           "reference's 1.0)",
     "-nearby": "half the candidates around the best run near the target cost, on the front or "
                "not (cost_target_origin='nearby'; else the front group nearest the target)",
 }

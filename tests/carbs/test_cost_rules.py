@@ -17,13 +17,13 @@ from benchmarks.tuners.problems import get_problem
 from carbs import CARBSConfig
 
 #: ``python -m benchmarks.carbs_rules --small`` with the default (rule "budget", targets within
-#: 4 decades of the top, at most 10% of the remaining budget a suggestion)
+#: 4 decades of the top, at most 10% of the remaining budget a suggestion, exploration bias 0.5)
 RECORDED = {
-    "chinchilla": 0.2111, "branin-cost": 0.5113, "hartmann6-cost": 0.7866,
-    "rosenbrock10-cost": 0.6457, "chinchilla-wide": 0.106, "chinchilla-start-low": 0.0901,
-    "chinchilla-start-high": 0.4265, "chinchilla-budget10x": 0.1382,
-    "chinchilla-budget1000x": 0.0892, "chinchilla-noisy": 0.2392, "chinchilla-20d": 0.237,
-    "chinchilla-lr-cliff": 0.2565, "chinchilla-cat": 0.2655, "hartmann6-cost-wide": 0.7953,
+    "chinchilla": 0.1989, "branin-cost": 0.6492, "hartmann6-cost": 0.6521,
+    "rosenbrock10-cost": 0.6457, "chinchilla-wide": 0.2168, "chinchilla-start-low": 0.1853,
+    "chinchilla-start-high": 0.4265, "chinchilla-budget10x": 0.1409,
+    "chinchilla-budget1000x": 0.1193, "chinchilla-noisy": 0.2393, "chinchilla-20d": 0.237,
+    "chinchilla-lr-cliff": 0.2436, "chinchilla-cat": 0.2733, "hartmann6-cost-wide": 0.7463,
 }
 
 
@@ -31,7 +31,8 @@ def test_every_cost_aware_suite_problem_is_checked() -> None:
     assert sorted(RECORDED) == sorted(suite_problems())
     cfg = CARBSConfig(better_direction_sign=-1)
     assert (cfg.cost_target_rule, cfg.cost_target_span_decades, cfg.max_budget_fraction,
-            cfg.cost_target_noise_floor) == ("budget", 4.0, 0.1, True), (
+            cfg.cost_target_noise_floor, cfg.exploration_bias) == ("budget", 4.0, 0.1, True,
+                                                                   0.5), (
         "the default changed: re-record RECORDED (see the module doc)")
 
 
@@ -44,9 +45,9 @@ def test_the_default_holds_at_a_small_budget(problem: str) -> None:
         f"{RECORDED[problem]:.4f}")
 
 
-#: the default's front gap on hartmann6-cost-wide, seed 6, the problem's whole budget (150
-#: trials): the seed where the noise floor matters most (0.220 without it)
-NOISE_FLOOR_SEED, NOISE_FLOOR_GAP = 6, 0.0908
+#: the default's front gap on hartmann6-cost-wide, seed 5, the problem's whole budget (150
+#: trials): the seed of 0-9 where the noise floor matters most (0.322 without it)
+NOISE_FLOOR_SEED, NOISE_FLOOR_GAP = 5, 0.0737
 
 
 @pytest.mark.xdist_group("carbs_cost_rules")
@@ -60,7 +61,7 @@ def test_the_noise_floor_keeps_a_wide_noisy_box_from_its_coin_flips() -> None:
 
 #: the default's front gap on chinchilla-budget10x (a budget of ten runs at the start's
 #: cost), seed 6, the whole budget: the random start-up used to spend it in 3 trials (0.823)
-START_UP_SEED, START_UP_GAP = 6, 0.055
+START_UP_SEED, START_UP_GAP = 6, 0.0618
 
 
 @pytest.mark.xdist_group("carbs_cost_rules")
