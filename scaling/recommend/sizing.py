@@ -160,7 +160,10 @@ def solve_for(model: CountModel, target: float, start: Mapping[str, float],
     is closest to ``target`` (in log).
 
     Returns (rounded values, the model at them, the continuous solution before rounding); the
-    model value differs from ``target`` beyond rounding only when every parameter got pinned.
+    model value differs from ``target`` beyond rounding only when every parameter got pinned:
+    also when the target is out of the free parameters' reach (the model's other terms alone
+    exceed it), where they are pinned at the bound they head for. ``ValueError`` only when that
+    bound is unset.
     """
     names = model.names
     lo = {n: specs[n].space.min if lower and n in specs and specs[n].space.min is not None
@@ -208,8 +211,17 @@ def _continuous_solution(model: CountModel, target: float, base: dict[str, float
             if gap(b) < 0:
                 b *= 2.0
         else:
-            raise ValueError(f"cannot reach {model.target} = {target:.4g} by scaling "
-                             f"{', '.join(free)} (model {model.describe()})")
+            # out of the free parameters' reach: the model's other terms alone exceed the target
+            # (a count model fitted on a few shapes can have a large constant), or it cannot
+            # grow that far. Within bounds, the nearest the model gets is with the free
+            # parameters at the bound they head for; the caller reports the miss.
+            toward = lo if gap(a) > 0 else hi
+            if not all(math.isfinite(toward[n]) for n in free):
+                raise ValueError(f"cannot reach {model.target} = {target:.4g} by scaling "
+                                 f"{', '.join(free)} (model {model.describe()})")
+            pinned.update({n: toward[n] for n in free})
+            cont = {**cont, **pinned}
+            break
         cont = at(brentq(gap, a, b, xtol=1e-12))
         out = {n: lo[n] if cont[n] < lo[n] else hi[n] for n in free
                if not lo[n] <= cont[n] <= hi[n]}
