@@ -165,15 +165,15 @@ def test_start_up_steps_keep_to_the_budget_share_once_costs_are_known(params_4d,
     def start_up(budget: float | None) -> list:
         opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=4, num_random_samples=10,
                                 total_budget=budget, **FAST), params_4d)
-        return [(s, opt._suggestion_cap(None)[0]) for s, _ in _run(opt, cost_aware, 10)]
+        return [s for s, _ in _run(opt, cost_aware, 10)]
 
     aware, blind = start_up(200.0), start_up(None)
-    assert all(s.predictions["kind"] == "random" for s, _ in aware)
-    assert "cost" not in aware[0][0].predictions and "cost" not in aware[1][0].predictions
-    assert all({"cost", "cap"} <= set(s.predictions) for s, _ in aware[2:])
-    under = [s.predictions["cost"] <= s.predictions["cap"] for s, _ in aware[2:]]
+    assert all(s.predictions["kind"] == "random" for s in aware)
+    assert "cost" not in aware[0].predictions and "cost" not in aware[1].predictions
+    assert all({"cost", "cap"} <= set(s.predictions) for s in aware[2:])
+    under = [s.predictions["cost"] <= s.predictions["cap"] for s in aware[2:]]
     assert sum(under) >= 6  # the cheapest predicted only when no step is under the cap
-    assert sum(s.config["size"] for s, _ in aware) < sum(s.config["size"] for s, _ in blind)
+    assert sum(s.config["size"] for s in aware) < sum(s.config["size"] for s in blind)
 
 
 def test_a_budget_that_never_binds_leaves_the_start_up_as_it_was(params_4d, cost_aware):
