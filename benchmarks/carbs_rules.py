@@ -4,7 +4,7 @@
                                      [--out DIR] [--table PATH]
 
 Each *arm* is CARBS with one ``CARBSConfig.cost_target_rule`` (and, for the informed arms, the
-run's total budget or the problem's cost window); every arm runs every cost-aware problem of
+run's total budget and trial count or the problem's cost window); every arm runs every cost-aware problem of
 ``benchmarks.tuners`` (the real training tasks left out: their runs take minutes) on the same
 seeds, budgets, trial caps and noise streams as the tuner benchmark, with its first trial at
 the problem's start. The score is the front gap over the problem's cost window (0 = the
@@ -56,12 +56,14 @@ def _rule(rule: str, span_decades: float | None = None,
     return {"cost_target_rule": rule, "cost_target_span_decades": span_decades,
             "cost_extension_max_factor": 10.0, "cost_range_extension": 1.0,
             "max_budget_fraction": budget_fraction, "cost_target_origin": origin,
-            "cost_target_noise_floor": noise_floor}
+            "cost_target_noise_floor": noise_floor, "budget_pacing": None}
 
 
 #: arm -> (CARBSConfig overrides, what the arm is told: "", "budget", "window" or both)
 ARMS: dict[str, tuple[dict[str, Any], str]] = {
-    "default": ({}, "budget"),  # CARBSConfig's defaults, told the budget as the sweeper does
+    # CARBSConfig's defaults, told the budget and the trial count as the sweeper does
+    "default": ({}, "budget+trials"),
+    "default+window": ({}, "budget+trials+window"),  # and told the problem's cost window
     "clamp": (_rule("clamp"), ""),
     "stratified": (_rule("stratified"), ""),
     "bounded": (_rule("bounded"), ""),
@@ -85,6 +87,8 @@ ARMS: dict[str, tuple[dict[str, Any], str]] = {
     "expensive+window": (_rule("expensive"), "window"),
     "bounded4+budget+window": (_rule("bounded", 4.0), "budget+window"),
     "budget4+budget+window": (_rule("budget", 4.0), "budget+window"),
+    "budget4-floor-pace+budget+trials": ({**_rule("budget", 4.0, noise_floor=True),
+                                          "budget_pacing": 4.0}, "budget+trials"),
     # the default's rule at other exploration biases
     **{f"budget4-floor+budget/eb{b:g}": ({**_rule("budget", 4.0, noise_floor=True),
                                           "exploration_bias": b}, "budget")
@@ -103,6 +107,9 @@ DESCRIPTIONS = {
     "+window": "told the problem's cost window: targets kept to it, costs below twice its top",
     "-floor": "no target below the cost where resampled runs are as noisy as half the spread "
               "between configurations (cost_target_noise_floor, the default)",
+    "-pace": "budget_pacing=4: a suggestion may cost up to 4 even shares of what is left "
+             "(left / trials left) when that is more than 10% of it",
+    "+trials": "told the trial count (total_trials), as the sweeper does",
     "/eb": "exploration_bias: EI measured against the best + this (warped output units; the "
            "reference's 1.0)",
     "-nearby": "half the candidates around the best run near the target cost, on the front or "
@@ -129,6 +136,8 @@ def arm_config(arm: str, problem: Problem, budget: Budget) -> dict[str, Any]:
     out = dict(overrides)
     if "budget" in told:
         out["total_budget"] = budget.cost
+    if "trials" in told:
+        out["total_trials"] = budget.max_trials
     if "window" in told:
         out["cost_window"] = problem.cost_window
     return out

@@ -7,7 +7,9 @@ cost axis it does spread out: each suggestion targets a cost drawn over the obse
 widened on both sides by a bounded step (``CARBSConfig.cost_target_rule``), so the front grows
 towards cheaper and more expensive runs, never more than ``cost_target_span_decades`` below its
 top. Told the sweep's ``total_budget``, no suggestion is predicted to cost more than
-``max_budget_fraction`` of what is left (:meth:`CARBS._suggestion_cap`).
+``max_budget_fraction`` of what is left (:meth:`CARBS._suggestion_cap`); with
+``budget_pacing`` and ``total_trials``, more when the runs left are on course to leave budget
+unspent.
 
 One suggestion, in steps (:meth:`CARBS._suggest_one`): start-up samples around the center; every
 ``resample_frequency`` successes a resample of the plain front (:meth:`CARBS._resample`); else a
@@ -546,9 +548,9 @@ class CARBS(PersistenceMixin):
     def _suggestion_cap(self, call_cap: float | None) -> tuple[float | None, float | None]:
         """(cap, budget cap) of the next suggestion's predicted cost. The budget cap is
         ``max_budget_fraction`` of what is left of ``total_budget`` (observed costs and the
-        predicted costs of outstanding suggestions taken off; None without a budget); the cap
-        is the lowest of it, the call's / config's ``max_suggestion_cost`` and twice the top
-        of ``cost_window``."""
+        predicted costs of outstanding suggestions taken off; None without a budget), or the
+        paced share when that is higher (:meth:`_paced_share`); the cap is the lowest of it,
+        the call's / config's ``max_suggestion_cost`` and twice the top of ``cost_window``."""
         cfg = self.config
         caps = [c for c in (call_cap,) if c is not None]
         if cfg.cost_window is not None:
@@ -562,8 +564,28 @@ class CARBS(PersistenceMixin):
             # nothing left: the tiniest cap, so the cheapest candidate is suggested (the
             # caller decides whether to run it)
             budget_cap = cfg.max_budget_fraction * left if left > 0 else 1e-300
+            paced = self._paced_share(left, spent + pending)
+            if paced is not None and paced > budget_cap:
+                budget_cap = paced
             caps.append(budget_cap)
         return (min(caps) if caps else None), budget_cap
+
+    def _paced_share(self, left: float, spent: float) -> float | None:
+        """With ``budget_pacing`` k (and ``total_trials``), when the sweep is on course to
+        leave budget unspent (the runs so far, ``spent`` on them, cost less on average than
+        an even share of the budget ``left`` over the runs left): k such even shares, at most
+        all that is left. The runs left are ``total_trials`` less the observations and the
+        outstanding suggestions (this one counted). None when not pacing, when on course to
+        spend it all, or when no run or budget is left: a short sweep of a small budget keeps
+        the ``max_budget_fraction`` cap while its runs spend at the budget's pace."""
+        cfg = self.config
+        if cfg.budget_pacing is None or cfg.total_trials is None or left <= 0:
+            return None
+        runs = len(self._observations) + len(self._outstanding)
+        runs_left = cfg.total_trials - runs
+        if runs_left < 1 or spent / max(runs, 1) * runs_left >= left:
+            return None
+        return min(left, cfg.budget_pacing * left / runs_left)
 
     def _cost_target(self, groups, front, ok, cap: float | None,
                      budget_cap: float | None = None) -> float | None:

@@ -94,14 +94,20 @@ def new_optimizer(run: SweepRun, seed: int | None = None) -> CARBS:
 
 
 def tell_budget(run: SweepRun, opt: CARBS) -> None:
-    """With ``max_cost`` as CARBS's ``total_budget`` (``carbs.total_budget`` not set), add the
-    cost of the observations that are not this sweep's trials (warm-started): CARBS counts
-    every observation it holds against its budget, the sweep only its own."""
-    if run.s.max_cost is None or run.s.carbs.total_budget is not None:
+    """With ``max_cost`` as CARBS's ``total_budget`` and ``max_trials`` as its
+    ``total_trials`` (the ``carbs.`` fields not set), add the cost and the number of the
+    observations that are not this sweep's trials (warm-started): CARBS counts every
+    observation it holds against its budget, the sweep only its own."""
+    prior = [o for o in opt.observations if o.suggestion_id not in run.trial_ids]
+    if not prior:
         return
-    prior = sum(o.cost for o in opt.observations if o.suggestion_id not in run.trial_ids)
-    if prior > 0:
-        opt.config = dataclasses.replace(opt.config, total_budget=run.s.max_cost + prior)
+    changes: dict[str, float | int] = {}
+    if run.s.max_cost is not None and run.s.carbs.total_budget is None:
+        changes["total_budget"] = run.s.max_cost + sum(o.cost for o in prior)
+    if run.s.max_trials is not None and run.s.carbs.total_trials is None:
+        changes["total_trials"] = run.s.max_trials + len(prior)
+    if changes:
+        opt.config = dataclasses.replace(opt.config, **changes)
 
 
 def load_optimizer(run: SweepRun, n_rows: int) -> CARBS:

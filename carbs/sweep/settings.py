@@ -261,11 +261,14 @@ class CARBSSweeperConf:
 
     def carbs_config(self) -> CARBSConfig:
         """The optimiser's configuration. CARBS is told ``max_cost`` as its ``total_budget``
-        unless ``carbs.total_budget`` is set (the sweep adds the cost of warm-started
-        observations, which CARBS counts against it: ``carbs.sweep.opening.tell_budget``)."""
+        and ``max_trials`` as its ``total_trials`` unless ``carbs.total_budget`` /
+        ``carbs.total_trials`` is set (the sweep adds the cost and the number of warm-started
+        observations, which CARBS counts against them: ``carbs.sweep.opening.tell_budget``)."""
         options = dataclasses.asdict(self.carbs)
         if options.get("total_budget") is None and self.max_cost is not None:
             options["total_budget"] = self.max_cost
+        if options.get("total_trials") is None and self.max_trials is not None:
+            options["total_trials"] = self.max_trials
         return CARBSConfig(better_direction_sign=self.sign, seed=self.seed,
                            max_suggestion_cost=self.max_suggestion_cost, **options)
 

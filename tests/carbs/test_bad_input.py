@@ -210,6 +210,7 @@ def test_outputs_near_the_float_limit_are_still_plotted(opt, tmp_path):
     ("is_pareto_group_selection_conservative", "yes"), ("adaptive_search_radius", 1),
     ("num_threads", 1.0), ("cost_target_rule", 3), ("total_budget", "1e21"),
     ("max_budget_fraction", True), ("cost_window", 1e18), ("device", None),
+    ("total_trials", 30.0), ("budget_pacing", "4"),
 ])
 def test_every_config_field_names_itself_when_of_the_wrong_type(field, value):
     with pytest.raises(TypeError, match=rf"CARBSConfig\.{field} must be .*got {re.escape(repr(value))}"):
@@ -233,6 +234,8 @@ def test_config_numbers_of_numpy_types_are_accepted_and_normalised():
     ({"cost_target_rule": "wide"}, "cost_target_rule must be one of"),
     ({"cost_target_origin": "best"}, "cost_target_origin must be one of"),
     ({"cost_extension_max_factor": 1.0}, "cost_extension_max_factor must be"),
+    ({"total_trials": 0}, "total_trials must be an int >= 1"),
+    ({"budget_pacing": 0.5}, "budget_pacing must be a finite number >= 1"),
 ])
 def test_budget_and_window_values_are_checked(kwargs, match):
     with pytest.raises((TypeError, ValueError), match=match):

@@ -1,5 +1,6 @@
 """Budget awareness: total_budget caps each suggestion at a share of what is left (with the
-per-call cap, the lower wins), cost_window keeps the costs, and both survive a state file."""
+per-call cap, the lower wins; budget_pacing raises the share when the trials left would leave
+budget unspent), cost_window keeps the costs, and both survive a state file."""
 
 import logging
 import math
@@ -185,3 +186,44 @@ def test_a_budget_that_never_binds_leaves_the_start_up_as_it_was(params_4d, cost
         return [s.config for s, _ in _run(opt, cost_aware, 6)]
 
     assert configs(1e12) == configs(None)
+
+
+def test_budget_pacing_caps_a_suggestion_at_even_shares_of_what_is_left(params_4d, cost_aware):
+    # 30 runs: 4 even shares of what is left over the runs left (this one counted) are more
+    # than a tenth of it from the start, so the paced share is the budget cap; outstanding
+    # suggestions count as runs and, with their predicted costs, as spent
+    cfg = {"better_direction_sign": -1, "seed": 6, "total_budget": 1e5, "total_trials": 30,
+           **FAST}
+    opt = CARBS(CARBSConfig(**cfg), params_4d)  # budget_pacing=4.0, the default
+    _run(opt, cost_aware, 12)
+    left = 1e5 - sum(o.cost for o in opt.observations)
+    assert opt._suggestion_cap(None)[1] == pytest.approx(4 * left / 18)
+    batch = opt.suggest(3)
+    left -= sum(s.predictions.get("cost", 0.0) for s in batch)
+    assert opt._suggestion_cap(None)[1] == pytest.approx(4 * left / 15)
+    # without pacing, or without the trial count, the tenth of what is left
+    for kw in ({"budget_pacing": None}, {"total_trials": None}):
+        plain = CARBS(CARBSConfig(**{**cfg, **kw}), params_4d)
+        plain.restore(opt.snapshot())
+        assert plain._suggestion_cap(None)[1] == pytest.approx(0.1 * left)
+    # the last run may have all that is left; many runs left: the tenth rules
+    assert opt._paced_share(1000.0, 10.0) == pytest.approx(4 * 1000.0 / 15)
+    # runs that spend at the budget's pace (their mean cost x the runs left >= what is left)
+    # are not paced: a short sweep of a small budget keeps the tenth
+    rate = sum(o.cost for o in opt.observations) / len(opt.observations)
+    assert opt._paced_share(rate * 15, rate * 15) is None
+    assert opt._paced_share(rate * 15, rate * 15 * 0.9) == pytest.approx(4 * rate)
+    many = CARBS(CARBSConfig(**{**cfg, "total_trials": 10_000}), params_4d)
+    assert many._suggestion_cap(None)[1] == pytest.approx(0.1 * 1e5)
+
+
+def test_budget_pacing_spends_budget_the_trial_count_would_leave(params_4d, cost_aware):
+    # 30 runs of a budget the tenth-of-what-is-left rule leaves mostly unspent: pacing spends
+    # more of it, never more than all of it (the cap is predicted, so allow one overshoot)
+    def spent(pacing: float | None) -> float:
+        opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=7, total_budget=3000.0,
+                                total_trials=30, budget_pacing=pacing, **FAST), params_4d)
+        return sum(c for _, c in _run(opt, cost_aware, 30))
+
+    plain, paced = spent(None), spent(4.0)
+    assert paced > 1.2 * plain

@@ -66,6 +66,7 @@ def test_sweep_writes_a_complete_journal_then_resumes_only_with_the_same_space(s
     assert len(state["observations"]) == 16
     old_cost = sum(o["cost"] for o in state["observations"][:14])
     assert state["config"]["total_budget"] == pytest.approx(1e6 + old_cost)
+    assert state["config"]["total_trials"] == 2 + 14  # max_trials, plus the warm start's
 
 
 def test_joblib_launcher_runs_trials_async_and_survives_a_killed_worker(sweep, tmp_path):
