@@ -121,16 +121,19 @@ SPACE = {
 
 
 def run_sweep(problem: Problem, seed: int, max_trials: int | None = None) -> pd.DataFrame:
-    """A CARBS sweep of ``problem`` (default settings, told the problem's total budget, its
-    trial cap or ``max_trials``); the trial table in the project's contract."""
+    """A CARBS sweep of ``problem`` (default settings, told the problem's total budget and its
+    trial cap or ``max_trials``, as the Hydra sweeper tells them); the trial table in the
+    project's contract."""
     from carbs import CARBS, CARBSConfig
     from carbs.sweep.settings import params_from_search_space
 
     budget = problem.budget
-    opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=seed, total_budget=budget.cost),
+    n_trials = max_trials or budget.max_trials
+    opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=seed, total_budget=budget.cost,
+                            total_trials=n_trials),
                 params_from_search_space(search_space(problem)))
     rows, spent = [], 0.0
-    for i in range(max_trials or budget.max_trials):
+    for i in range(n_trials):
         if spent >= budget.cost:
             break
         s = opt.suggest()
@@ -331,7 +334,8 @@ def main(argv: list[str] | None = None) -> dict:
     if args.csv:
         df.to_csv(args.csv, index=False)
     pd.set_option("display.width", 200)
-    print(f"CARBS sweeps from scratch (default settings, told the total budget), recommend for "
+    print(f"CARBS sweeps from scratch (default settings, told the total budget and the trial "
+          f"count), recommend for "
           f"10C and 100C (C: the sweep's largest run); loss gap to the true optimum "
           f"(noise-free), {n_seeds} seeds per problem")
     fig, diagnostics = summarise(df)
