@@ -4,10 +4,10 @@
                                      [--out DIR] [--table PATH]
 
 Each *arm* is CARBS with one ``CARBSConfig.cost_target_rule`` (and, for the informed arms, the
-run's total budget and trial count or the problem's cost window); every arm runs every cost-aware problem of
-``benchmarks.tuners`` (the real training tasks left out: their runs take minutes) on the same
-seeds, budgets, trial caps and noise streams as the tuner benchmark, with its first trial at
-the problem's start. The score is the front gap over the problem's cost window (0 = the
+run's total budget and trial count or the problem's cost window); every arm runs every
+cost-aware problem of ``benchmarks.tuners`` (the real training tasks left out: their runs take
+minutes) on the same seeds, budgets, trial caps and noise streams as the tuner benchmark, with
+its first trial at the problem's start. The score is the front gap over the problem's cost window (0 = the
 reference front was found; see ``benchmarks/tuners/metrics.py``).
 
 A rule is fit to be the default when, on *every* problem, its median front gap is within
@@ -59,7 +59,8 @@ def _rule(rule: str, span_decades: float | None = None,
             "cost_target_noise_floor": noise_floor, "budget_pacing": None}
 
 
-#: arm -> (CARBSConfig overrides, what the arm is told: "", "budget", "window" or both)
+#: arm -> (CARBSConfig overrides, what the arm is told: "", or "+"-joined "budget", "trials"
+#: and "window")
 ARMS: dict[str, tuple[dict[str, Any], str]] = {
     # CARBSConfig's defaults, told the budget and the trial count as the sweeper does
     "default": ({}, "budget+trials"),
@@ -107,8 +108,9 @@ DESCRIPTIONS = {
     "+window": "told the problem's cost window: targets kept to it, costs below twice its top",
     "-floor": "no target below the cost where resampled runs are as noisy as half the spread "
               "between configurations (cost_target_noise_floor, the default)",
-    "-pace": "budget_pacing=4: a suggestion may cost up to 4 even shares of what is left "
-             "(left / trials left) when that is more than 10% of it",
+    "-pace": "budget_pacing=4: while the trials so far cost less on average than an even "
+             "share of what is left (left / trials left), a suggestion may cost up to 4 such "
+             "shares when that is more than 10% of it",
     "+trials": "told the trial count (total_trials), as the sweeper does",
     "/eb": "exploration_bias: EI measured against the best + this (warped output units; the "
            "reference's 1.0)",
