@@ -206,20 +206,21 @@ def test_budget_pacing_caps_a_suggestion_at_even_shares_of_what_is_left(params_4
         plain = CARBS(CARBSConfig(**{**cfg, **kw}), params_4d)
         plain.restore(opt.snapshot())
         assert plain._suggestion_cap(None)[1] == pytest.approx(0.1 * left)
-    # the last run may have all that is left; many runs left: the tenth rules
+    # 4 even shares of what is left, whatever it is (spent well below the budget's pace)
     assert opt._paced_share(1000.0, 10.0) == pytest.approx(4 * 1000.0 / 15)
     # runs that spend at the budget's pace (their mean cost x the runs left >= what is left)
     # are not paced: a short sweep of a small budget keeps the tenth
     rate = sum(o.cost for o in opt.observations) / len(opt.observations)
     assert opt._paced_share(rate * 15, rate * 15) is None
     assert opt._paced_share(rate * 15, rate * 15 * 0.9) == pytest.approx(4 * rate)
+    # many runs left: 4 even shares are less than the tenth, which rules
     many = CARBS(CARBSConfig(**{**cfg, "total_trials": 10_000}), params_4d)
     assert many._suggestion_cap(None)[1] == pytest.approx(0.1 * 1e5)
 
 
 def test_budget_pacing_spends_budget_the_trial_count_would_leave(params_4d, cost_aware):
     # 30 runs of a budget the tenth-of-what-is-left rule leaves mostly unspent: pacing spends
-    # more of it, never more than all of it (the cap is predicted, so allow one overshoot)
+    # more of it (same seed)
     def spent(pacing: float | None) -> float:
         opt = CARBS(CARBSConfig(better_direction_sign=-1, seed=7, total_budget=3000.0,
                                 total_trials=30, budget_pacing=pacing, **FAST), params_4d)

@@ -3,9 +3,10 @@
 Each problem: one seeded run of CARBS with its defaults, told the problem's total budget and
 trial count as the sweeper tells them, for a small budget (``SMALL_TRIALS`` trials); its front
 gap (0 = the reference front) must stay within ``1.2 x + 0.02`` of the value recorded when the
-default was chosen over the whole suite at 20 seeds (benchmarks/results/carbs_rules_20_seeds.md). The rule
-comparisons themselves are the benchmark's (``python -m benchmarks.carbs_rules``); a deliberate
-change of the default re-records these values with ``python -m benchmarks.carbs_rules --small``.
+default was chosen over the whole suite at 20 seeds
+(benchmarks/results/carbs_rules_20_seeds.md). The rule comparisons themselves are the
+benchmark's (``python -m benchmarks.carbs_rules``); a deliberate change of the default
+re-records these values with ``python -m benchmarks.carbs_rules --small``.
 """
 
 from __future__ import annotations
